@@ -1,0 +1,59 @@
+# ocisuite: engine, builder, transport.
+GO        ?= go
+BUILDTAGS ?= exclude_graphdriver_btrfs
+PREFIX    ?= /usr/local
+MODULES   := config shared engine builder transport test
+BINARIES  := engine builder transport
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X github.com/ocisuite/suite/shared/cli.Version=$(VERSION)
+GOBUILD   := $(GO) build -tags "$(BUILDTAGS)" -ldflags "$(LDFLAGS)"
+# The e2e suite runs the binaries in bin/.
+export SUITE_BIN_DIR := $(CURDIR)/bin
+
+.PHONY: all build install deps deps-test test test-unit test-e2e bench lint docs tidy clean
+
+all: build
+
+build: $(addprefix bin/,$(BINARIES))
+
+bin/%: FORCE
+	$(GOBUILD) -o $@ ./$*/cmd/$*
+
+FORCE:
+
+# Runtime dependencies (Debian 12 packages), then the binaries.
+install: deps build
+	install -m 0755 $(addprefix bin/,$(BINARIES)) $(DESTDIR)$(PREFIX)/bin/
+
+deps:
+	hack/install-deps runtime
+
+deps-test:
+	hack/install-deps test
+
+# Unit tests of every module, then the end-to-end tests through bin/*.
+test: deps-test build test-unit test-e2e
+
+test-unit:
+	@set -e; for m in config shared engine builder transport; do \
+		echo "== unit tests: $$m"; \
+		(cd $$m && $(GO) test -tags "$(BUILDTAGS)" -count=1 ./...); \
+	done
+
+test-e2e:
+	cd test && $(GO) test -tags "$(BUILDTAGS)" -count=1 -timeout 25m ./...
+
+bench: deps-test build
+	cd test && $(GO) run -tags "$(BUILDTAGS)" ./bench $(BENCHFLAGS)
+
+lint:
+	hack/lint
+
+docs: build
+	$(GO) run -tags "$(BUILDTAGS)" ./hack/gendocs docs
+
+tidy:
+	hack/tidy
+
+clean:
+	rm -rf bin

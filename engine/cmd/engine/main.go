@@ -1,0 +1,26 @@
+// Command engine runs OCI containers with no daemon. Its container, image and
+// pod commands are being built (see README.md for what works today).
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ocisuite/suite/shared/cli"
+)
+
+// exitCodes follow podman: 125 for an error of the engine itself.
+var exitCodes = cli.Codes{Default: 125, Usage: 125}
+
+func newRootCmd() *cobra.Command {
+	return cli.Root(&cobra.Command{
+		Use:   "engine",
+		Short: "Run OCI containers and pods with no daemon",
+		Args:  cobra.NoArgs,
+	})
+}
+
+func main() {
+	os.Exit(cli.Main(newRootCmd(), os.Args[1:], os.Stderr, exitCodes))
+}

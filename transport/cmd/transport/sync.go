@@ -1,0 +1,12 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+)
+
+// STUB: replaced by the real command.
+func newSyncCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{Use: "sync", RunE: func(*cobra.Command, []string) error { return errors.New("not implemented") }}
+}
