@@ -50,7 +50,7 @@ lint:
 	hack/lint
 
 docs: build
-	$(GO) run -tags "$(BUILDTAGS)" ./hack/gendocs docs
+	for b in $(BINARIES); do bin/$$b generate-docs docs; done
 
 tidy:
 	hack/tidy

@@ -70,6 +70,7 @@ func Root(cmd *cobra.Command) *cobra.Command {
 		}
 		return nil
 	}
+	cmd.AddCommand(docsCmd(cmd))
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"github.com/containers/storage/pkg/reexec"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -22,5 +23,9 @@ func newRootCmd() *cobra.Command {
 }
 
 func main() {
+	// containers/storage re-executes this binary for some operations.
+	if reexec.Init() {
+		return
+	}
 	os.Exit(cli.Main(newRootCmd(), os.Args[1:], os.Stderr, exitCodes))
 }

@@ -3,11 +3,16 @@
 package main
 
 import (
+	"github.com/containers/storage/pkg/reexec"
 	"os"
 
 	"github.com/ocisuite/suite/shared/cli"
 )
 
 func main() {
+	// containers/storage re-executes this binary for some operations.
+	if reexec.Init() {
+		return
+	}
 	os.Exit(cli.Main(newRootCmd(), os.Args[1:], os.Stderr, exitCodes))
 }
