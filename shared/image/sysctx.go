@@ -5,7 +5,10 @@
 package image
 
 import (
+	"os"
+
 	"fmt"
+	"github.com/containers/image/v5/pkg/cli/environment"
 	"strings"
 
 	"github.com/containers/image/v5/docker/reference"
@@ -62,6 +65,14 @@ func (o SystemOptions) SystemContext() (*types.SystemContext, error) {
 		DockerArchiveAdditionalTags: o.DockerArchiveAdditionalTags,
 		BigFilesTemporaryDir:        o.BigFilesTemporaryDir,
 		DockerLogMirrorChoice:       true,
+	}
+	// The environment overrides podman, buildah and skopeo honour (the
+	// library leaves them to its callers).
+	if err := environment.UpdateRegistriesConf(sys); err != nil {
+		return nil, err
+	}
+	if sys.AuthFilePath == "" {
+		sys.AuthFilePath = os.Getenv("REGISTRY_AUTH_FILE")
 	}
 	if sys.DockerRegistryUserAgent == "" {
 		sys.DockerRegistryUserAgent = "ocisuite"
