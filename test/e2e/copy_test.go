@@ -268,19 +268,19 @@ func TestCopyErrors(t *testing.T) {
 	}
 
 	res = bin.Run(t, nil, "transport", "copy", "--src-cert-dir", auth.CertDir, "--src-creds", auth.Username+":"+auth.Password, auth.Ref("nothing:here"), "dir:"+t.TempDir())
-	if res.Code != 1 {
-		t.Fatalf("missing image: exit %d, want 1", res.Code)
+	if res.Code != 2 {
+		t.Fatalf("missing image: exit %d, want 2 (not found)", res.Code)
 	}
 	assertOneLine(t, res.Stderr, "nothing")
 
 	res = bin.Run(t, nil, "transport", "copy", "busybox", "dir:/tmp/x")
-	if res.Code != 2 {
-		t.Fatalf("reference without transport: exit %d, want 2", res.Code)
+	if res.Code != 1 {
+		t.Fatalf("reference without transport: exit %d, want 1", res.Code)
 	}
 	assertOneLine(t, res.Stderr, `"busybox"`, "transport")
 	res = bin.Run(t, nil, "transport", "copy", "--multi-arch", "some", img.Ref(), "dir:/tmp/x")
-	if res.Code != 2 {
-		t.Fatalf("bad --multi-arch: exit %d, want 2", res.Code)
+	if res.Code != 1 {
+		t.Fatalf("bad --multi-arch: exit %d, want 1", res.Code)
 	}
 	assertOneLine(t, res.Stderr, "--multi-arch")
 }

@@ -1,12 +1,104 @@
 package main
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ocisuite/suite/shared/cli"
+	"github.com/ocisuite/suite/shared/format"
+	"github.com/ocisuite/suite/shared/image"
+	"github.com/ocisuite/suite/shared/retry"
+	"github.com/ocisuite/suite/transport/inspect"
 )
 
-// STUB: replaced by the real command.
+type inspectOptions struct {
+	image  *imageFlags
+	retry  *retryFlags
+	raw    bool
+	config bool
+	format string
+	noTags bool
+}
+
 func newInspectCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{Use: "inspect", RunE: func(*cobra.Command, []string) error { return errors.New("not implemented") }}
+	o := &inspectOptions{}
+	cmd := &cobra.Command{
+		Use:   "inspect [flags] IMAGE",
+		Short: "Inspect an image in a registry or archive without pulling it",
+		Long: `Print low-level information about IMAGE: its name, the top-level manifest
+digest, the repository's tags, and the config of the instance matching this
+platform (or --override-os/--override-arch).`,
+		Example: `  transport inspect docker://registry.example/app:1
+  transport inspect --raw docker://registry.example/app:1
+  transport inspect --format '{{.Digest}}' docker://registry.example/app:1`,
+		Args: cli.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runInspect(cmd, g, o, args[0])
+		},
+	}
+	f := cmd.Flags()
+	o.image = addImageFlags(f, "")
+	o.retry = addRetryFlags(f)
+	f.BoolVar(&o.raw, "raw", false, "output the raw manifest or config data, depending on --config")
+	f.BoolVar(&o.config, "config", false, "output the image configuration (OCI format; with --raw the blob as stored)")
+	f.StringVarP(&o.format, "format", "f", "", "format the output using the given Go `template`")
+	f.BoolVarP(&o.noTags, "no-tags", "n", false, "do not list the repository's tags (RepoTags stays empty)")
+	return cmd
+}
+
+func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, name string) error {
+	ctx, cancel := g.commandContext(cmd)
+	defer cancel()
+	if o.raw && o.format != "" {
+		return cli.Usage(fmt.Errorf("--format cannot be used with --raw"))
+	}
+	ref, err := image.ParseReference(name)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	sys, err := o.image.systemContext(g)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	delay, err := o.retry.parseDelay()
+	if err != nil {
+		return err
+	}
+	r := retry.Options{Times: o.retry.times, Delay: delay, What: "inspecting " + name}
+	out := cmd.OutOrStdout()
+	switch {
+	case o.config:
+		b, err := inspect.Config(ctx, ref, sys, o.raw, r)
+		if err != nil {
+			return err
+		}
+		if o.raw {
+			_, err = out.Write(b)
+			return err
+		}
+		_, err = fmt.Fprintf(out, "%s\n", b)
+		return err
+	case o.raw:
+		b, err := inspect.RawManifest(ctx, ref, sys, r)
+		if err != nil {
+			return err
+		}
+		_, err = out.Write(b)
+		return err
+	}
+	var tmpl *format.Template
+	if o.format != "" {
+		if tmpl, err = format.Parse(o.format); err != nil {
+			return cli.Usage(err)
+		}
+	}
+	info, err := inspect.Inspect(ctx, ref, sys, inspect.Options{NoTags: o.noTags, Retry: r})
+	if err != nil {
+		return err
+	}
+	if tmpl != nil {
+		return tmpl.Execute(out, info)
+	}
+	return format.JSON(out, info)
 }
