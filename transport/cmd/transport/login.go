@@ -1,12 +1,112 @@
 package main
 
 import (
-	"errors"
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/ocisuite/suite/shared/auth"
+	"github.com/ocisuite/suite/shared/cli"
 )
 
-// STUB: replaced by the real command.
+type loginOptions struct {
+	image         *imageFlags
+	username      string
+	password      string
+	passwordStdin bool
+	getLogin      bool
+	verbose       bool
+}
+
 func newLoginCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{Use: "login", RunE: func(*cobra.Command, []string) error { return errors.New("not implemented") }}
+	o := &loginOptions{}
+	cmd := &cobra.Command{
+		Use:   "login [flags] REGISTRY",
+		Short: "Log in to a container registry",
+		Long: `Check the credentials against REGISTRY and store them in auth.json
+(--authfile, REGISTRY_AUTH_FILE, or ${XDG_RUNTIME_DIR}/containers/auth.json),
+written with mode 0600.`,
+		Example: `  transport login -u alice registry.example
+  echo "$TOKEN" | transport login -u alice --password-stdin registry.example`,
+		Args: cli.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runLogin(cmd, g, o, args[0])
+		},
+	}
+	f := cmd.Flags()
+	// login has its own -u/-p; only the TLS and authfile flags of the group.
+	o.image = &imageFlags{fs: f}
+	f.StringVar(&o.image.authFile, "authfile", "", "path of the authentication `file`")
+	f.StringVar(&o.image.certDir, "cert-dir", "", "use certificates at `path` (*.crt, *.cert, *.key) to connect to the registry")
+	f.BoolVar(&o.image.tlsVerify, "tls-verify", true, "require HTTPS and verify certificates when contacting registries (default from registries.conf)")
+	f.StringVarP(&o.username, "username", "u", "", "`username` for the registry")
+	f.StringVarP(&o.password, "password", "p", "", "`password` for the registry")
+	f.BoolVar(&o.passwordStdin, "password-stdin", false, "take the password from stdin")
+	f.BoolVar(&o.getLogin, "get-login", false, "return the current login user for the registry")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "write more detailed information to stdout")
+	return cmd
+}
+
+func runLogin(cmd *cobra.Command, g *globalOptions, o *loginOptions, registry string) error {
+	ctx, cancel := g.commandContext(cmd)
+	defer cancel()
+	sys, err := o.image.systemContext(g)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	out := cmd.OutOrStdout()
+	if o.getLogin {
+		user, err := auth.Username(sys, registry)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(out, user)
+		return err
+	}
+	if o.password != "" && o.passwordStdin {
+		return cli.Usage(fmt.Errorf("--password and --password-stdin cannot be used together"))
+	}
+	stdin := cmd.InOrStdin()
+	interactive := cli.IsTerminal(os.Stdin) && stdin == os.Stdin
+	if o.passwordStdin {
+		if o.username == "" {
+			return cli.Usage(fmt.Errorf("--password-stdin needs --username"))
+		}
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("reading the password from stdin: %w", err)
+		}
+		o.password = strings.TrimRight(line, "\r\n")
+	}
+	if o.username == "" && interactive {
+		fmt.Fprint(out, "Username: ")
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("reading the username: %w", err)
+		}
+		o.username = strings.TrimSpace(line)
+	}
+	if o.password == "" && interactive {
+		fmt.Fprint(out, "Password: ")
+		b, err := term.ReadPassword(int(os.Stdin.Fd()))
+		fmt.Fprintln(out)
+		if err != nil {
+			return fmt.Errorf("reading the password: %w", err)
+		}
+		o.password = string(b)
+	}
+	path, err := auth.Login(ctx, sys, registry, o.username, o.password)
+	if err != nil {
+		return err
+	}
+	if o.verbose {
+		fmt.Fprintf(out, "Used: %s\n", path)
+	}
+	_, err = fmt.Fprintln(out, "Login Succeeded!")
+	return err
 }

@@ -1,12 +1,46 @@
 package main
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ocisuite/suite/shared/auth"
+	"github.com/ocisuite/suite/shared/cli"
 )
 
-// STUB: replaced by the real command.
 func newLogoutCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{Use: "logout", RunE: func(*cobra.Command, []string) error { return errors.New("not implemented") }}
+	var authFile string
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "logout [flags] REGISTRY",
+		Short: "Log out of a container registry",
+		Example: `  transport logout registry.example
+  transport logout --all`,
+		Args: cli.RangeArgs(0, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if all == (len(args) == 1) {
+				return cli.Usage(fmt.Errorf("give either a REGISTRY or --all"))
+			}
+			sys, err := (&imageFlags{authFile: authFile, fs: cmd.Flags()}).systemContext(g)
+			if err != nil {
+				return cli.Usage(err)
+			}
+			if all {
+				if err := auth.LogoutAll(sys); err != nil {
+					return err
+				}
+				_, err = fmt.Fprintln(cmd.OutOrStdout(), "Removed login credentials for all registries")
+				return err
+			}
+			if err := auth.Logout(sys, args[0]); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "Removed login credentials for %s\n", args[0])
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&authFile, "authfile", "", "path of the authentication `file`")
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove the credentials of every registry")
+	return cmd
 }
