@@ -16,6 +16,7 @@ require (
 require (
 	dario.cat/mergo v1.0.2 // indirect
 	github.com/Azure/go-ansiterm v0.0.0-20261006220739-8c912ac31dd4 // indirect
+	github.com/Masterminds/semver/v3 v3.3.1 // indirect
 	github.com/Microsoft/go-winio v0.6.2 // indirect
 	github.com/Microsoft/hcsshim v0.13.0 // indirect
 	github.com/VividCortex/ewma v1.2.0 // indirect
@@ -103,8 +104,8 @@ require (
 )
 
 replace (
-	github.com/ocisuite/suite/config => ../config
-	github.com/ocisuite/suite/shared => ../shared
-	github.com/ocisuite/suite/engine => ../engine
 	github.com/ocisuite/suite/builder => ../builder
+	github.com/ocisuite/suite/config => ../config
+	github.com/ocisuite/suite/engine => ../engine
+	github.com/ocisuite/suite/shared => ../shared
 )

@@ -1,12 +1,165 @@
 package main
 
 import (
-	"errors"
+	"fmt"
+	"os"
+	"strings"
 
+	"github.com/containers/image/v5/copy"
 	"github.com/spf13/cobra"
+
+	"github.com/ocisuite/suite/shared/cli"
+	"github.com/ocisuite/suite/shared/sign"
+	"github.com/ocisuite/suite/transport/imagesync"
 )
 
-// STUB: replaced by the real command.
+type syncOptions struct {
+	src, dest        *imageFlags
+	retry            *retryFlags
+	authFile         string
+	srcKind          string
+	destKind         string
+	scoped           bool
+	all              bool
+	dryRun           bool
+	keepGoing        bool
+	preserveDigests  bool
+	removeSignatures bool
+	format           string
+	jobs             int
+	digestFile       string
+	sign             sign.Options
+}
+
 func newSyncCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{Use: "sync", RunE: func(*cobra.Command, []string) error { return errors.New("not implemented") }}
+	o := &syncOptions{}
+	cmd := &cobra.Command{
+		Use:   "sync [flags] --src TRANSPORT --dest TRANSPORT SOURCE DESTINATION",
+		Short: "Synchronize images between registries and directories",
+		Long: `Copy every image of SOURCE to DESTINATION. SOURCE is a repository
+(--src docker: all its tags, or one tag), a directory of dir: images
+(--src dir), or a YAML file listing registries and images (--src yaml).
+DESTINATION is a registry path (--dest docker) or a directory (--dest dir).
+
+Several images are copied at once (--jobs); a blob shared by several images
+is sent once per destination repository; images whose digest already
+matches at the destination are skipped after a HEAD request. A summary is
+printed at the end, and the exit code is 1 if any image failed.`,
+		Example: `  transport sync --src docker --dest docker registry.example/app mirror.example/library
+  transport sync --src yaml --dest docker --jobs 8 images.yaml mirror.example/library
+  transport sync --src docker --dest dir registry.example/app /srv/images`,
+		Args: cli.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSync(cmd, g, o, args[0], args[1])
+		},
+	}
+	f := cmd.Flags()
+	o.src = addImageFlags(f, "src-")
+	o.dest = addImageFlags(f, "dest-")
+	o.retry = addRetryFlags(f)
+	f.StringVar(&o.authFile, "authfile", "", "path of the authentication `file` for both source and destination")
+	f.StringVarP(&o.srcKind, "src", "s", "", "source transport: docker, dir or yaml")
+	f.StringVarP(&o.destKind, "dest", "d", "", "destination transport: docker or dir")
+	f.BoolVar(&o.scoped, "scoped", false, "prefix images with the source image path, so that images with the same name can be stored at the destination")
+	f.BoolVarP(&o.all, "all", "a", false, "copy every image of a multi-arch list, and the list itself")
+	f.BoolVar(&o.dryRun, "dry-run", false, "list what would be copied without copying")
+	f.BoolVar(&o.keepGoing, "keep-going", false, "do not stop at the first failed image")
+	f.BoolVar(&o.preserveDigests, "preserve-digests", false, "preserve digests during copying; fail if they cannot be preserved")
+	f.BoolVar(&o.removeSignatures, "remove-signatures", false, "do not copy signatures from the source images")
+	f.StringVarP(&o.format, "format", "f", "", "`MANIFEST TYPE` (oci, v2s2) to use at the destination")
+	f.IntVarP(&o.jobs, "jobs", "j", 4, "how many images to copy at once")
+	f.StringVar(&o.digestFile, "digestfile", "", "write `file` with one line per copied image: DIGEST DESTINATION")
+	f.StringVar(&o.sign.SignBy, "sign-by", "", "sign the images using a GPG key with the specified `FINGERPRINT`")
+	f.StringVar(&o.sign.SigstorePrivateKey, "sign-by-sigstore-private-key", "", "sign the images using a sigstore private key at `PATH`")
+	f.StringVar(&o.sign.PassphraseFile, "sign-passphrase-file", "", "read a passphrase for signing from `PATH`")
+	return cmd
+}
+
+func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions, source, destination string) error {
+	ctx, cancel := g.commandContext(cmd)
+	defer cancel()
+	if o.srcKind == "" || o.destKind == "" {
+		return cli.Usage(fmt.Errorf("--src and --dest are required"))
+	}
+	if o.jobs < 1 {
+		return cli.Usage(fmt.Errorf("invalid --jobs %d: want at least 1", o.jobs))
+	}
+	srcOpts, destOpts := o.src.options(g), o.dest.options(g)
+	if o.authFile != "" {
+		if srcOpts.AuthFile == "" {
+			srcOpts.AuthFile = o.authFile
+		}
+		if destOpts.AuthFile == "" {
+			destOpts.AuthFile = o.authFile
+		}
+	}
+	srcCtx, err := srcOpts.SystemContext()
+	if err != nil {
+		return cli.Usage(fmt.Errorf("source: %w", err))
+	}
+	destCtx, err := destOpts.SystemContext()
+	if err != nil {
+		return cli.Usage(fmt.Errorf("destination: %w", err))
+	}
+	opts := imagesync.Options{
+		SourceKind:  o.srcKind,
+		DestKind:    o.destKind,
+		Source:      source,
+		Destination: destination,
+		SourceCtx:   srcCtx,
+		DestCtx:     destCtx,
+		Scoped:      o.scoped,
+		DryRun:      o.dryRun,
+		KeepGoing:   o.keepGoing,
+		Jobs:        o.jobs,
+	}
+	opts.Copy.PolicyPath, opts.Copy.InsecurePolicy = g.policyPath, g.insecurePolicy
+	opts.Copy.PreserveDigests, opts.Copy.RemoveSignatures = o.preserveDigests, o.removeSignatures
+	opts.Copy.RetryTimes = o.retry.times
+	if opts.Copy.RetryDelay, err = o.retry.parseDelay(); err != nil {
+		return err
+	}
+	if o.all {
+		opts.Copy.ImageListSelection = copy.CopyAllImages
+	}
+	if opts.Copy.ForceManifestMIMEType, err = manifestType(o.format); err != nil {
+		return err
+	}
+	if o.sign.Enabled() {
+		signers, closeSigners, err := sign.Signers(ctx, o.sign)
+		if err != nil {
+			return err
+		}
+		defer closeSigners()
+		opts.Copy.Signers = signers
+	}
+	if cli.IsTerminal(os.Stdout) || o.dryRun {
+		opts.Log = cmd.OutOrStdout()
+	}
+
+	summary, err := imagesync.Sync(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if o.digestFile != "" {
+		var b strings.Builder
+		for _, r := range summary.Results {
+			if r.Status == imagesync.Copied {
+				fmt.Fprintf(&b, "%s %s\n", r.Digest, r.Destination)
+			}
+		}
+		if err := os.WriteFile(o.digestFile, []byte(b.String()), 0o644); err != nil {
+			return fmt.Errorf("writing digest file: %w", err)
+		}
+	}
+	if err := imagesync.WriteSummary(cmd.OutOrStdout(), summary); err != nil {
+		return err
+	}
+	if n := summary.Count(imagesync.Failed); n > 0 {
+		return fmt.Errorf("%d of %d images failed to sync", n, len(summary.Results))
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("sync interrupted: %w", ctx.Err())
+	}
+	return nil
 }

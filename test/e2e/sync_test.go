@@ -1,0 +1,192 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ocisuite/suite/test/bin"
+	"github.com/ocisuite/suite/test/fixture"
+	"github.com/ocisuite/suite/test/registry"
+)
+
+// syncFixture pushes busybox under tags 1..5 and a two-layer image under
+// big-1 and big-2 into repo "app" of src.
+func syncFixture(t *testing.T, src *registry.Registry) (map[string]string, fixture.Image) {
+	t.Helper()
+	bb := fixture.Busybox(t)
+	big := fixture.MultiLayer(t, 2, 1<<20)
+	want := map[string]string{}
+	for i := 1; i <= 5; i++ {
+		tag := fmt.Sprint(i)
+		fixture.Push(t, bb, src.Ref("ns/app:"+tag), src.SystemContext())
+		want[tag] = bb.Digest.String()
+	}
+	for _, tag := range []string{"big-1", "big-2"} {
+		fixture.Push(t, big, src.Ref("ns/app:"+tag), src.SystemContext())
+		want[tag] = big.Digest.String()
+	}
+	return want, big
+}
+
+func TestSyncDockerToDocker(t *testing.T) {
+	src := registry.Start(t, registry.Options{})
+	dst := registry.Start(t, registry.Options{Flavour: registry.TLS})
+	want, big := syncFixture(t, src)
+	digestFile := filepath.Join(t.TempDir(), "digests")
+	args := append(append([]string{"sync", "--src", "docker", "--dest", "docker", "--jobs", "4", "--digestfile", digestFile}, src.Flags("src-")...), dst.Flags("dest-")...)
+	res := transport(t, append(args, src.Addr+"/ns/app", dst.Addr+"/mirror")...)
+	if !strings.Contains(res.Stdout, "copied:      7") || !strings.Contains(res.Stdout, "failed:      0") {
+		t.Fatalf("summary: %s", res.Stdout)
+	}
+	for tag, d := range want {
+		if _, _, got := getManifest(t, dst, "mirror/app", tag); got != d {
+			t.Fatalf("tag %s: digest %s, want %s", tag, got, d)
+		}
+	}
+	// Every blob went up at most once, although 5 and 2 images share them.
+	for _, l := range append(fixture.Busybox(t).Layers, big.Layers...) {
+		enc := strings.ReplaceAll(l.String(), ":", "%3A")
+		if n := countRequests(dst, "PUT", "/v2/mirror/app/blobs/uploads/", "digest="+enc); n != 1 {
+			t.Fatalf("layer %s uploaded %d times, want 1", l, n)
+		}
+	}
+	lines, _ := os.ReadFile(digestFile)
+	if n := len(strings.Split(strings.TrimSpace(string(lines)), "\n")); n != 7 {
+		t.Fatalf("--digestfile has %d lines, want 7:\n%s", n, lines)
+	}
+	for tag, d := range want {
+		if !strings.Contains(string(lines), d+" docker://"+dst.Addr+"/mirror/app:"+tag+"\n") {
+			t.Fatalf("--digestfile lacks %s for %s:\n%s", d, tag, lines)
+		}
+	}
+
+	// Again: everything is skipped after HEAD requests only.
+	uploads, puts := dst.Uploads(), dst.Count("PUT", "/manifests/")
+	srcGets := src.Count("GET", "/manifests/") + src.Count("GET", "/blobs/")
+	res = transport(t, append(args, src.Addr+"/ns/app", dst.Addr+"/mirror")...)
+	if !strings.Contains(res.Stdout, "skipped:     7") {
+		t.Fatalf("second sync summary: %s", res.Stdout)
+	}
+	if dst.Uploads() != uploads || dst.Count("PUT", "/manifests/") != puts {
+		t.Fatal("second sync wrote to the destination")
+	}
+	if n := src.Count("GET", "/manifests/") + src.Count("GET", "/blobs/") - srcGets; n != 0 {
+		t.Fatalf("second sync made %d GETs of manifests or blobs on the source", n)
+	}
+
+	// --scoped keeps the source path; --dry-run copies nothing.
+	res = transport(t, append(append([]string{}, args...), "--dry-run", "--scoped", src.Addr+"/ns/app:1", dst.Addr+"/scoped")...)
+	if !strings.Contains(res.Stdout, "would copy") || dst.ManifestStatus("scoped/"+strings.ReplaceAll(src.Addr, ":", "_")+"/ns/app", "1") == 200 {
+		t.Fatalf("--dry-run: %s", res.Stdout)
+	}
+	transport(t, append(append([]string{}, args...), "--scoped", src.Addr+"/ns/app:1", dst.Addr+"/scoped")...)
+	if s := dst.ManifestStatus("scoped/"+strings.ReplaceAll(src.Addr, ":", "_")+"/ns/app", "1"); s != 200 {
+		t.Fatalf("--scoped destination missing (status %d)", s)
+	}
+}
+
+func TestSyncYAML(t *testing.T) {
+	plain := registry.Start(t, registry.Options{})
+	auth := registry.Start(t, registry.Options{Flavour: registry.TLSAuth})
+	dst := registry.Start(t, registry.Options{})
+	bb := fixture.Busybox(t)
+	for _, tag := range []string{"1.0.0", "1.2.3", "2.0.0", "latest", "v1.5", "v2.0"} {
+		fixture.Push(t, bb, plain.Ref("lib/semver:"+tag), plain.SystemContext())
+	}
+	fixture.Push(t, bb, auth.Ref("private/app:a"), auth.SystemContext())
+	fixture.Push(t, bb, auth.Ref("private/app:b"), auth.SystemContext())
+	yaml := writeFile(t, "sync.yaml", fmt.Sprintf(`
+%s:
+  tls-verify: false
+  images-by-semver:
+    lib/semver: ">= 1.1.0, < 2"
+  images-by-tag-regex:
+    lib/semver: '^v1\.'
+%s:
+  cert-dir: %s
+  credentials:
+    username: %s
+    password: %s
+  images:
+    private/app: [a]
+`, plain.Addr, auth.Addr, auth.CertDir, auth.Username, auth.Password))
+	res := transport(t, append([]string{"sync", "--src", "yaml", "--dest", "docker"}, append(dst.Flags("dest-"), yaml, dst.Addr+"/y")...)...)
+	if !strings.Contains(res.Stdout, "copied:      3") {
+		t.Fatalf("yaml sync summary: %s", res.Stdout)
+	}
+	tags := map[string]bool{}
+	for _, tag := range []string{"1.0.0", "1.2.3", "2.0.0", "latest", "v1.5", "v2.0"} {
+		tags[tag] = dst.ManifestStatus("y/semver", tag) == 200
+	}
+	if !tags["1.2.3"] || !tags["v1.5"] || tags["1.0.0"] || tags["2.0.0"] || tags["latest"] || tags["v2.0"] {
+		t.Fatalf("semver/regex selection: %v", tags)
+	}
+	if dst.ManifestStatus("y/app", "a") != 200 || dst.ManifestStatus("y/app", "b") == 200 {
+		t.Fatal("the tag list of the authenticated registry was not honoured")
+	}
+}
+
+func TestSyncDirRoundTripAndAll(t *testing.T) {
+	src := registry.Start(t, registry.Options{})
+	dst := registry.Start(t, registry.Options{})
+	idx := fixture.MultiArch(t)
+	fixture.Push(t, idx, src.Ref("multi:1"), src.SystemContext())
+	fixture.Push(t, fixture.Busybox(t), src.Ref("multi:2"), src.SystemContext())
+	dir := t.TempDir()
+	transport(t, append([]string{"sync", "--all", "--src", "docker", "--dest", "dir"}, append(src.Flags("src-"), src.Addr+"/multi", dir)...)...)
+	var names []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	if strings.Join(names, ",") != "multi:1,multi:2" {
+		t.Fatalf("dir destination has %v", names)
+	}
+	transport(t, append([]string{"sync", "--all", "--src", "dir", "--dest", "docker"}, append(dst.Flags("dest-"), dir, dst.Addr+"/back")...)...)
+	if _, mt, d := getManifest(t, dst, "back/multi", "1"); d != idx.Digest.String() || !strings.Contains(mt, "index") {
+		t.Fatalf("--all round trip: %s %s, want the index %s", mt, d, idx.Digest)
+	}
+}
+
+func TestSyncFailures(t *testing.T) {
+	src := registry.Start(t, registry.Options{})
+	dst := registry.Start(t, registry.Options{})
+	bb := fixture.Busybox(t)
+	for _, tag := range []string{"a", "b", "c"} {
+		fixture.Push(t, bb, src.Ref("f/app:"+tag), src.SystemContext())
+	}
+	// Break tag b: remove its layer from the source registry's storage.
+	layer := bb.Layers[0].Encoded()
+	if err := os.RemoveAll(filepath.Join(src.StorageDir, "docker/registry/v2/blobs/sha256", layer[:2], layer)); err != nil {
+		t.Fatal(err)
+	}
+	// With the layer gone every tag fails; push a different image for a and c.
+	other := fixture.MultiLayer(t, 1, 64<<10)
+	fixture.Push(t, other, src.Ref("f/app:a"), src.SystemContext())
+	fixture.Push(t, other, src.Ref("f/app:c"), src.SystemContext())
+	args := append(append([]string{"sync", "--src", "docker", "--dest", "docker", "--retry-times", "0", "--jobs", "1"}, src.Flags("src-")...), dst.Flags("dest-")...)
+	res := bin.Run(t, nil, "transport", append(args, "--keep-going", src.Addr+"/f/app", dst.Addr+"/k")...)
+	if res.Code != 1 {
+		t.Fatalf("--keep-going with a failure: exit %d, want 1", res.Code)
+	}
+	if !strings.Contains(res.Stdout, "copied:      2") || !strings.Contains(res.Stdout, "failed:      1") || !strings.Contains(res.Stdout, "FAILED docker://"+src.Addr+"/f/app:b") {
+		t.Fatalf("--keep-going summary: %s", res.Stdout)
+	}
+	if dst.ManifestStatus("k/app", "a") != 200 || dst.ManifestStatus("k/app", "c") != 200 || dst.ManifestStatus("k/app", "b") == 200 {
+		t.Fatal("--keep-going did not copy the good images only")
+	}
+	assertOneLine(t, res.Stderr, "1 of 3 images failed")
+
+	res = bin.Run(t, nil, "transport", append(args, src.Addr+"/f/app", dst.Addr+"/s")...)
+	if res.Code != 1 || !strings.Contains(res.Stdout, "not started: 1") {
+		t.Fatalf("without --keep-going: exit %d, summary %s", res.Code, res.Stdout)
+	}
+	if dst.ManifestStatus("s/app", "c") == 200 {
+		t.Fatal("sync went on after the first failure")
+	}
+}
