@@ -86,7 +86,7 @@ func SetLogLevel(level string) error {
 	}
 	logrus.SetLevel(l)
 	logrus.SetOutput(os.Stderr)
-	logrus.SetFormatter(&logrus.TextFormatter{DisableTimestamp: l != logrus.DebugLevel, FullTimestamp: true})
+	logrus.SetFormatter(&logrus.TextFormatter{DisableTimestamp: l != logrus.DebugLevel, FullTimestamp: true, TimestampFormat: "15:04:05.000000"})
 	return nil
 }
 

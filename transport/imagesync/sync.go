@@ -6,6 +6,7 @@ package imagesync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -19,6 +20,8 @@ import (
 	"github.com/containers/image/v5/docker/reference"
 	"github.com/containers/image/v5/manifest"
 	"github.com/containers/image/v5/types"
+	"github.com/docker/distribution/registry/api/errcode"
+	v2 "github.com/docker/distribution/registry/api/v2"
 	digest "github.com/opencontainers/go-digest"
 
 	"github.com/ocisuite/suite/shared/image"
@@ -36,7 +39,7 @@ type Options struct {
 	// KeepGoing continues after a failed image; otherwise no new image is
 	// started after the first failure.
 	KeepGoing bool
-	// Jobs is how many images are copied at once (default 4).
+	// Jobs is how many images are copied at once (default 8).
 	Jobs int
 	// Copy carries the per-image copy options (policy, format, retries,
 	// signing, multi-arch selection); its contexts are set per image.
@@ -170,16 +173,91 @@ func plan(srcs []Source, o Options) ([]item, error) {
 	return items, nil
 }
 
-// run copies the items with at most o.Jobs at once.
+// engine runs the copies; its functions are replaceable in tests.
+type engine struct {
+	copy copyFunc
+	// probe returns the source's manifest digest ("" when unknown) and
+	// whether the destination already has it.
+	probe func(ctx context.Context, it item, o Options) (digest.Digest, bool)
+	// retag writes an already copied manifest under another destination tag.
+	retag func(ctx context.Context, it item, o Options, manifest []byte) error
+}
+
+// run copies the items with at most o.Jobs copies at once. Images whose
+// digest is already at the destination are skipped; tags of the same image
+// in the same destination repository are copied once, and the other tags
+// get the written manifest with a single PUT.
 func run(ctx context.Context, items []item, o Options, cp copyFunc) Summary {
+	tags := &destTags{lists: map[string]*tagList{}}
+	return engine{copy: cp, probe: tags.probe, retag: retag}.run(ctx, items, o)
+}
+
+// destTags lists each destination repository's tags once, so that images
+// whose tag is not there yet need no HEAD request at the destination.
+type destTags struct {
+	mu    sync.Mutex
+	lists map[string]*tagList
+}
+
+type tagList struct {
+	once sync.Once
+	tags map[string]bool // nil: unknown, ask with HEAD
+}
+
+func (d *destTags) has(ctx context.Context, it item, o Options) (known, present bool) {
+	named := unwrap(it.dst).DockerReference()
+	tagged, ok := named.(reference.NamedTagged)
+	if !ok {
+		return false, false
+	}
+	d.mu.Lock()
+	l, ok := d.lists[named.Name()]
+	if !ok {
+		l = &tagList{}
+		d.lists[named.Name()] = l
+	}
+	d.mu.Unlock()
+	l.once.Do(func() {
+		tags, err := docker.GetRepositoryTags(ctx, o.DestCtx, unwrap(it.dst))
+		if err != nil {
+			var ec errcode.Error
+			if errors.As(err, &ec) && ec.Code == v2.ErrorCodeNameUnknown {
+				l.tags = map[string]bool{}
+			}
+			return
+		}
+		l.tags = map[string]bool{}
+		for _, t := range tags {
+			l.tags[t] = true
+		}
+	})
+	if l.tags == nil {
+		return false, false
+	}
+	return true, l.tags[tagged.Tag()]
+}
+
+// probe is the production probe: it skips the destination HEAD when the
+// repository's tag list shows the tag is not there.
+func (d *destTags) probe(ctx context.Context, it item, o Options) (digest.Digest, bool) {
+	if o.DestKind == "docker" {
+		if known, present := d.has(ctx, it, o); known && !present {
+			src, _ := sourceDigest(ctx, it)
+			return src, false
+		}
+	}
+	return probe(ctx, it, o)
+}
+
+func (e engine) run(ctx context.Context, items []item, o Options) Summary {
 	jobs := o.Jobs
 	if jobs <= 0 {
-		jobs = 4
+		jobs = 8
 	}
 	results := make([]Result, len(items))
-	sem := make(chan struct{}, jobs)
-	var stop atomic.Bool
-	var wg sync.WaitGroup
+	for i, it := range items {
+		results[i] = Result{Source: transportString(it.src.Ref), Destination: it.dstName, Status: NotStarted}
+	}
 	var logMu sync.Mutex
 	logf := func(format string, args ...any) {
 		if o.Log == nil {
@@ -189,82 +267,160 @@ func run(ctx context.Context, items []item, o Options, cp copyFunc) Summary {
 		defer logMu.Unlock()
 		fmt.Fprintf(o.Log, format+"\n", args...)
 	}
-	for i, it := range items {
-		results[i] = Result{Source: transportString(it.src.Ref), Destination: it.dstName, Status: NotStarted}
+
+	// Phase 1: source digests and destination presence, in parallel.
+	digests := make([]digest.Digest, len(items))
+	present := make([]bool, len(items))
+	parallel(ctx, jobs, len(items), func(i int) {
+		digests[i], present[i] = e.probe(ctx, items[i], o)
+	})
+	if ctx.Err() != nil {
+		return Summary{Results: results}
 	}
+
+	// Phase 2: group the images to copy by destination repository and
+	// source digest; a group's first image is copied, the others retagged.
+	var groups [][]int
+	index := map[string]int{}
 	for i, it := range items {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
+		if present[i] {
+			results[i].Status, results[i].Digest = Skipped, digests[i]
+			logf("skipped %s: %s has the same digest", results[i].Source, results[i].Destination)
+			continue
 		}
-		if ctx.Err() != nil || stop.Load() {
-			break
+		if o.DryRun {
+			results[i].Status = DryRun
+			logf("would copy %s to %s", results[i].Source, results[i].Destination)
+			continue
 		}
-		wg.Add(1)
-		go func(i int, it item) {
-			defer wg.Done()
-			defer func() { <-sem }()
+		key := ""
+		if digests[i] != "" && it.repo != "" && len(o.Copy.Signers) == 0 {
+			key = it.repo + "@" + digests[i].String()
+		}
+		if g, ok := index[key]; ok && key != "" {
+			groups[g] = append(groups[g], i)
+			continue
+		}
+		index[key] = len(groups)
+		groups = append(groups, []int{i})
+	}
+
+	var stop atomic.Bool
+	copyOne := func(i int) ([]byte, error) {
+		r, it := &results[i], items[i]
+		opts := o.Copy
+		opts.SourceCtx, opts.DestCtx = it.src.Sys, o.DestCtx
+		res, err := e.copy(ctx, it.src.Ref, it.dst, opts)
+		if err != nil {
+			r.Status, r.Err = Failed, err
+			logf("failed %s: %v", r.Source, err)
+			if !o.KeepGoing {
+				stop.Store(true)
+			}
+			return nil, err
+		}
+		r.Status, r.Digest = Copied, res.Digest
+		logf("copied %s to %s", r.Source, r.Destination)
+		return res.Manifest, nil
+	}
+	parallel(ctx, jobs, len(groups), func(g int) {
+		if stop.Load() {
+			return
+		}
+		leader, followers := groups[g][0], groups[g][1:]
+		written, err := copyOne(leader)
+		if len(followers) == 0 {
+			return
+		}
+		// The other tags of the image: one manifest PUT each, in parallel.
+		parallel(ctx, jobs, len(followers), func(n int) {
+			i := followers[n]
 			r := &results[i]
 			if stop.Load() {
 				return
 			}
-			if skip, d := alreadyThere(ctx, it, o); skip {
-				r.Status, r.Digest = Skipped, d
-				logf("skipped %s: %s has the same digest", r.Source, r.Destination)
-				return
-			}
-			if o.DryRun {
-				r.Status = DryRun
-				logf("would copy %s to %s", r.Source, r.Destination)
-				return
-			}
-			opts := o.Copy
-			opts.SourceCtx, opts.DestCtx = it.src.Sys, o.DestCtx
-			res, err := cp(ctx, it.src.Ref, it.dst, opts)
 			if err != nil {
 				r.Status, r.Err = Failed, err
 				logf("failed %s: %v", r.Source, err)
-				if !o.KeepGoing {
-					stop.Store(true)
-				}
 				return
 			}
-			r.Status, r.Digest = Copied, res.Digest
-			logf("copied %s to %s", r.Source, r.Destination)
-		}(i, it)
-	}
-	wg.Wait()
+			if rerr := e.retag(ctx, items[i], o, written); rerr == nil {
+				r.Status, r.Digest = Copied, results[leader].Digest
+				logf("copied %s to %s (a tag of an image already copied)", r.Source, r.Destination)
+				return
+			}
+			_, _ = copyOne(i)
+		})
+	})
 	return Summary{Results: results}
 }
 
-// alreadyThere reports whether the destination has the source's manifest
-// digest, asking both registries with HEAD requests only.
-func alreadyThere(ctx context.Context, it item, o Options) (bool, digest.Digest) {
-	if o.DestKind != "docker" || o.Copy.ForceManifestMIMEType != "" {
-		return false, ""
+// parallel calls fn(0..n-1) with at most jobs calls at once, starting no
+// new call once ctx is done.
+func parallel(ctx context.Context, jobs, n int, fn func(int)) {
+	sem := make(chan struct{}, jobs)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			fn(i)
+		}(i)
 	}
-	var srcDigest digest.Digest
-	var err error
+	wg.Wait()
+}
+
+// probe returns the source's manifest digest and whether the destination
+// has it under the item's tag, with HEAD requests only.
+func probe(ctx context.Context, it item, o Options) (digest.Digest, bool) {
+	srcDigest, err := sourceDigest(ctx, it)
+	if err != nil {
+		return "", false
+	}
+	if o.DestKind != "docker" || o.Copy.ForceManifestMIMEType != "" {
+		return srcDigest, false
+	}
+	dstDigest, err := docker.GetDigest(ctx, o.DestCtx, unwrap(it.dst))
+	return srcDigest, err == nil && dstDigest == srcDigest
+}
+
+// sourceDigest is the source's manifest digest, by HEAD for a registry.
+func sourceDigest(ctx context.Context, it item) (digest.Digest, error) {
 	switch it.src.Ref.Transport().Name() {
 	case "docker":
-		srcDigest, err = docker.GetDigest(ctx, it.src.Sys, it.src.Ref)
+		return docker.GetDigest(ctx, it.src.Sys, it.src.Ref)
 	case "dir":
-		srcDigest, err = dirDigest(ctx, it.src.Ref, it.src.Sys)
-	default:
-		return false, ""
+		return dirDigest(ctx, it.src.Ref, it.src.Sys)
 	}
+	return "", fmt.Errorf("no digest for %s", transportString(it.src.Ref))
+}
+
+// retag writes manifest under the item's destination tag.
+func retag(ctx context.Context, it item, o Options, manifest []byte) error {
+	d, err := unwrap(it.dst).NewImageDestination(ctx, o.DestCtx)
 	if err != nil {
-		return false, ""
+		return err
 	}
-	dst := it.dst
-	if l, ok := dst.(lockedRef); ok {
-		dst = l.ImageReference
+	defer d.Close()
+	if err := d.PutManifest(ctx, manifest, nil); err != nil {
+		return err
 	}
-	dstDigest, err := docker.GetDigest(ctx, o.DestCtx, dst)
-	if err != nil || dstDigest != srcDigest {
-		return false, ""
+	return d.Commit(ctx, nil)
+}
+
+func unwrap(ref types.ImageReference) types.ImageReference {
+	if l, ok := ref.(lockedRef); ok {
+		return l.ImageReference
 	}
-	return true, srcDigest
+	return ref
 }
 
 func dirDigest(ctx context.Context, ref types.ImageReference, sys *types.SystemContext) (digest.Digest, error) {

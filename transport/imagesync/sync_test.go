@@ -10,6 +10,7 @@ import (
 
 	"github.com/containers/image/v5/directory"
 	"github.com/containers/image/v5/types"
+	digest "github.com/opencontainers/go-digest"
 
 	"github.com/ocisuite/suite/shared/image"
 )
@@ -105,5 +106,36 @@ reg.example:
 	}
 	if _, err := ParseYAML(p); err == nil || !strings.Contains(err.Error(), "imagez") {
 		t.Fatalf("unknown key: %v", err)
+	}
+}
+
+func TestRunGroupsTagsOfOneImage(t *testing.T) {
+	items := fakeItems(t, 6)
+	for i := range items {
+		items[i].repo = "reg/app"
+	}
+	var copies, retags atomic.Int32
+	e := engine{
+		copy: func(context.Context, types.ImageReference, types.ImageReference, image.CopyOptions) (image.CopyResult, error) {
+			copies.Add(1)
+			return image.CopyResult{Manifest: []byte("{}"), Digest: "sha256:m"}, nil
+		},
+		probe: func(_ context.Context, it item, _ Options) (digest.Digest, bool) {
+			for i := range items {
+				if items[i].dstName == it.dstName {
+					// Items 0-3 are one image, 4-5 another; item 5 is present.
+					if i < 4 {
+						return "sha256:a", false
+					}
+					return "sha256:b", i == 5
+				}
+			}
+			return "", false
+		},
+		retag: func(context.Context, item, Options, []byte) error { retags.Add(1); return nil },
+	}
+	s := e.run(context.Background(), items, Options{Jobs: 4, DestKind: "docker"})
+	if copies.Load() != 2 || retags.Load() != 3 || s.Count(Copied) != 5 || s.Count(Skipped) != 1 {
+		t.Fatalf("%d copies, %d retags, %d copied, %d skipped; want 2, 3, 5, 1", copies.Load(), retags.Load(), s.Count(Copied), s.Count(Skipped))
 	}
 }

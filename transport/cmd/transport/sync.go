@@ -67,7 +67,7 @@ printed at the end, and the exit code is 1 if any image failed.`,
 	f.BoolVar(&o.preserveDigests, "preserve-digests", false, "preserve digests during copying; fail if they cannot be preserved")
 	f.BoolVar(&o.removeSignatures, "remove-signatures", false, "do not copy signatures from the source images")
 	f.StringVarP(&o.format, "format", "f", "", "`MANIFEST TYPE` (oci, v2s2) to use at the destination")
-	f.IntVarP(&o.jobs, "jobs", "j", 4, "how many images to copy at once")
+	f.IntVarP(&o.jobs, "jobs", "j", 8, "how many images to copy at once")
 	f.StringVar(&o.digestFile, "digestfile", "", "write `file` with one line per copied image: DIGEST DESTINATION")
 	f.StringVar(&o.sign.SignBy, "sign-by", "", "sign the images using a GPG key with the specified `FINGERPRINT`")
 	f.StringVar(&o.sign.SigstorePrivateKey, "sign-by-sigstore-private-key", "", "sign the images using a sigstore private key at `PATH`")
