@@ -165,10 +165,10 @@ func TestSyncFailures(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(src.StorageDir, "docker/registry/v2/blobs/sha256", layer[:2], layer)); err != nil {
 		t.Fatal(err)
 	}
-	// With the layer gone every tag fails; push a different image for a and c.
-	other := fixture.MultiLayer(t, 1, 64<<10)
-	fixture.Push(t, other, src.Ref("f/app:a"), src.SystemContext())
-	fixture.Push(t, other, src.Ref("f/app:c"), src.SystemContext())
+	// With the layer gone every busybox tag fails; a and c become two other
+	// images (distinct, so that each is copied on its own, in order).
+	fixture.Push(t, fixture.MultiLayer(t, 1, 64<<10), src.Ref("f/app:a"), src.SystemContext())
+	fixture.Push(t, fixture.MultiLayer(t, 1, 96<<10), src.Ref("f/app:c"), src.SystemContext())
 	args := append(append([]string{"sync", "--src", "docker", "--dest", "docker", "--retry-times", "0", "--jobs", "1"}, src.Flags("src-")...), dst.Flags("dest-")...)
 	res := bin.Run(t, nil, "transport", append(args, "--keep-going", src.Addr+"/f/app", dst.Addr+"/k")...)
 	if res.Code != 1 {
