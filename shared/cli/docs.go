@@ -29,7 +29,7 @@ func docsCmd(root *cobra.Command) *cobra.Command {
 			if err := doc.GenMarkdownTree(root, md); err != nil {
 				return fmt.Errorf("writing markdown pages: %w", err)
 			}
-			hdr := &doc.GenManHeader{Title: root.Name(), Section: "1", Source: "ocisuite " + Version}
+			hdr := &doc.GenManHeader{Title: root.Name(), Section: "1", Source: "ocisuite"}
 			if err := doc.GenManTree(root, hdr, man); err != nil {
 				return fmt.Errorf("writing man pages: %w", err)
 			}

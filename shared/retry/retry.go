@@ -1,7 +1,7 @@
 // Package retry holds the suite's one rule for retrying registry operations:
-// transient network errors (EOF, connection reset or refused, timeouts) and
-// HTTP 408, 429 and 5xx are retried with jittered exponential backoff;
-// anything else (authentication, not found, invalid input, policy
+// transient network errors (EOF, connection reset or refused, broken pipe,
+// timeouts) and HTTP 408, 429 and 5xx are retried with jittered exponential
+// backoff; anything else (authentication, not found, invalid input, policy
 // rejection, cancellation) is returned at once.
 package retry
 
@@ -13,12 +13,20 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"reflect"
 	"syscall"
 	"time"
 
 	"github.com/containers/image/v5/docker"
 	"github.com/docker/distribution/registry/api/errcode"
 	"github.com/sirupsen/logrus"
+)
+
+const (
+	// maxBackoff caps the exponential backoff.
+	maxBackoff = 30 * time.Second
+	// maxRetryAfter caps a server's Retry-After, as containers/image does.
+	maxRetryAfter = 60 * time.Second
 )
 
 // Options bound the retries.
@@ -32,8 +40,18 @@ type Options struct {
 	What string
 }
 
+// RetryAfterError is implemented by errors that carry a server's
+// Retry-After delay (HTTP 429 or 503). Do waits that long before the next
+// attempt. (containers/image's docker client already waits for Retry-After
+// itself before it gives up with docker.ErrTooManyRequests, so its errors
+// do not carry it.)
+type RetryAfterError interface {
+	error
+	RetryAfter() time.Duration
+}
+
 // Do runs fn, and again up to o.Times more times while it fails with a
-// transient error.
+// transient error. It stops early when ctx is done.
 func Do(ctx context.Context, o Options, fn func() error) error {
 	var err error
 	for attempt := 0; ; attempt++ {
@@ -46,10 +64,7 @@ func Do(ctx context.Context, o Options, fn func() error) error {
 			}
 			return err
 		}
-		d := o.Delay
-		if d == 0 {
-			d = Backoff(attempt)
-		}
+		d := delay(o, attempt, err)
 		what := o.What
 		if what == "" {
 			what = "operation"
@@ -59,60 +74,113 @@ func Do(ctx context.Context, o Options, fn func() error) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return err
+			return fmt.Errorf("%w (after %d attempts)", err, attempt+1)
 		case <-t.C:
 		}
 	}
 }
 
-// Backoff is the jittered exponential delay before retry number attempt+1.
-func Backoff(attempt int) time.Duration {
-	base := time.Second << min(attempt, 5)
-	if base > 30*time.Second {
-		base = 30 * time.Second
+// delay is the wait before the attempt after attempt: the server's
+// Retry-After when err carries one, else o.Delay, else Backoff.
+func delay(o Options, attempt int, err error) time.Duration {
+	var ra RetryAfterError
+	if errors.As(err, &ra) && ra.RetryAfter() > 0 {
+		return min(ra.RetryAfter(), maxRetryAfter)
 	}
-	// ±50% jitter.
+	if o.Delay > 0 {
+		return o.Delay
+	}
+	return Backoff(attempt)
+}
+
+// Backoff is the jittered exponential delay before retry number attempt+1:
+// 1s, 2s, 4s, … capped at 30s, each ±50%.
+func Backoff(attempt int) time.Duration {
+	base := min(time.Second<<min(attempt, 5), maxBackoff)
 	return base/2 + rand.N(base)
 }
 
 // IsTransient reports whether err is worth retrying.
 func IsTransient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED) ||
-		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
+		errors.Is(err, syscall.ETIMEDOUT) {
 		return true
-	}
-	if errors.Is(err, docker.ErrTooManyRequests) {
-		return true
-	}
-	var status docker.UnexpectedHTTPStatusError
-	if errors.As(err, &status) {
-		return transientStatus(status.StatusCode)
-	}
-	var ec errcode.Error
-	if errors.As(err, &ec) {
-		return transientStatus(ec.Code.Descriptor().HTTPStatusCode) || ec.Code == errcode.ErrorCodeTooManyRequests
-	}
-	var ecs errcode.Errors
-	if errors.As(err, &ecs) {
-		for _, e := range ecs {
-			if IsTransient(e) {
-				return true
-			}
-		}
-		return false
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return true
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The caller's deadline, not a network timeout.
+		return false
+	}
+	if errors.Is(err, docker.ErrTooManyRequests) {
+		return true
+	}
+	if code, ok := statusCode(err); ok {
+		return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
+	}
+	// containers/image builds errcode errors only from 4xx responses
+	// (a 5xx becomes docker.UnexpectedHTTPStatusError), so of those only
+	// "too many requests" and "unavailable" are worth another attempt.
+	var ec errcode.Error
+	if errors.As(err, &ec) {
+		return ec.Code == errcode.ErrorCodeTooManyRequests || ec.Code == errcode.ErrorCodeUnavailable
+	}
+	var ecs errcode.Errors
+	if errors.As(err, &ecs) && len(ecs) > 0 {
+		return IsTransient(ecs[0])
+	}
 	return false
 }
 
-func transientStatus(code int) bool {
-	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
+// statusCode finds the HTTP status of the first error in err's chain that
+// records one: docker.UnexpectedHTTPStatusError, or any error struct with
+// an int StatusCode field (containers/image's unexported
+// unexpectedHTTPResponseError, which a 4xx with a non-JSON body becomes).
+func statusCode(err error) (int, bool) {
+	var us docker.UnexpectedHTTPStatusError
+	if errors.As(err, &us) {
+		return us.StatusCode, true
+	}
+	for _, e := range chain(err) {
+		v := reflect.ValueOf(e)
+		for v.Kind() == reflect.Pointer && !v.IsNil() {
+			v = v.Elem()
+		}
+		if v.Kind() != reflect.Struct {
+			continue
+		}
+		if f := v.FieldByName("StatusCode"); f.IsValid() && f.Kind() == reflect.Int {
+			return int(f.Int()), true
+		}
+	}
+	return 0, false
+}
+
+// chain lists err and everything it wraps, depth first.
+func chain(err error) []error {
+	var out []error
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil || len(out) > 100 {
+			return
+		}
+		out = append(out, e)
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x)
+			}
+		}
+	}
+	walk(err)
+	return out
 }
