@@ -268,43 +268,6 @@ func (e engine) run(ctx context.Context, items []item, o Options) Summary {
 		fmt.Fprintf(o.Log, format+"\n", args...)
 	}
 
-	// Phase 1: source digests and destination presence, in parallel.
-	digests := make([]digest.Digest, len(items))
-	present := make([]bool, len(items))
-	parallel(ctx, jobs, len(items), func(i int) {
-		digests[i], present[i] = e.probe(ctx, items[i], o)
-	})
-	if ctx.Err() != nil {
-		return Summary{Results: results}
-	}
-
-	// Phase 2: group the images to copy by destination repository and
-	// source digest; a group's first image is copied, the others retagged.
-	var groups [][]int
-	index := map[string]int{}
-	for i, it := range items {
-		if present[i] {
-			results[i].Status, results[i].Digest = Skipped, digests[i]
-			logf("skipped %s: %s has the same digest", results[i].Source, results[i].Destination)
-			continue
-		}
-		if o.DryRun {
-			results[i].Status = DryRun
-			logf("would copy %s to %s", results[i].Source, results[i].Destination)
-			continue
-		}
-		key := ""
-		if digests[i] != "" && it.repo != "" && len(o.Copy.Signers) == 0 {
-			key = it.repo + "@" + digests[i].String()
-		}
-		if g, ok := index[key]; ok && key != "" {
-			groups[g] = append(groups[g], i)
-			continue
-		}
-		index[key] = len(groups)
-		groups = append(groups, []int{i})
-	}
-
 	var stop atomic.Bool
 	copyOne := func(i int) ([]byte, error) {
 		r, it := &results[i], items[i]
@@ -323,34 +286,67 @@ func (e engine) run(ctx context.Context, items []item, o Options) Summary {
 		logf("copied %s to %s", r.Source, r.Destination)
 		return res.Manifest, nil
 	}
-	parallel(ctx, jobs, len(groups), func(g int) {
+
+	// Tags of one image in one destination repository form a group: the
+	// first is copied, the others wait for it and get its manifest with a
+	// single PUT.
+	type group struct {
+		done     chan struct{}
+		leader   int
+		manifest []byte
+		err      error
+	}
+	var mu sync.Mutex
+	groups := map[string]*group{}
+
+	parallel(ctx, jobs, len(items), func(i int) {
 		if stop.Load() {
 			return
 		}
-		leader, followers := groups[g][0], groups[g][1:]
-		written, err := copyOne(leader)
-		if len(followers) == 0 {
+		r, it := &results[i], items[i]
+		d, present := e.probe(ctx, it, o)
+		if present {
+			r.Status, r.Digest = Skipped, d
+			logf("skipped %s: %s has the same digest", r.Source, r.Destination)
 			return
 		}
-		// The other tags of the image: one manifest PUT each, in parallel.
-		parallel(ctx, jobs, len(followers), func(n int) {
-			i := followers[n]
-			r := &results[i]
-			if stop.Load() {
-				return
-			}
-			if err != nil {
-				r.Status, r.Err = Failed, err
-				logf("failed %s: %v", r.Source, err)
-				return
-			}
-			if rerr := e.retag(ctx, items[i], o, written); rerr == nil {
-				r.Status, r.Digest = Copied, results[leader].Digest
-				logf("copied %s to %s (a tag of an image already copied)", r.Source, r.Destination)
-				return
-			}
+		if o.DryRun {
+			r.Status = DryRun
+			logf("would copy %s to %s", r.Source, r.Destination)
+			return
+		}
+		if d == "" || it.repo == "" || len(o.Copy.Signers) > 0 {
 			_, _ = copyOne(i)
-		})
+			return
+		}
+		key := it.repo + "@" + d.String()
+		mu.Lock()
+		g, follower := groups[key]
+		if !follower {
+			g = &group{done: make(chan struct{}), leader: i}
+			groups[key] = g
+		}
+		mu.Unlock()
+		if !follower {
+			g.manifest, g.err = copyOne(i)
+			close(g.done)
+			return
+		}
+		select {
+		case <-g.done:
+		case <-ctx.Done():
+			return
+		}
+		switch {
+		case g.err != nil:
+			r.Status, r.Err = Failed, g.err
+			logf("failed %s: %v", r.Source, g.err)
+		case e.retag(ctx, it, o, g.manifest) == nil:
+			r.Status, r.Digest = Copied, results[g.leader].Digest
+			logf("copied %s to %s (a tag of an image already copied)", r.Source, r.Destination)
+		default:
+			_, _ = copyOne(i)
+		}
 	})
 	return Summary{Results: results}
 }
