@@ -5,10 +5,10 @@ go 1.24.0
 require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/containers/image/v5 v5.36.2
+	github.com/containers/storage v1.59.1
 )
 
 require (
-	github.com/containers/storage v1.59.1 // indirect
 	github.com/docker/go-units v0.5.0 // indirect
 	github.com/moby/sys/capability v0.4.0 // indirect
 	github.com/moby/sys/mountinfo v0.7.2 // indirect

@@ -3,9 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -13,17 +13,9 @@ import (
 	"github.com/containers/image/v5/types"
 )
 
-// Warning is a problem in a config file that does not stop the tools.
-type Warning struct {
-	File    string
-	Key     string
-	Message string
-}
-
-func (w Warning) String() string { return w.File + ": " + w.Key + ": " + w.Message }
-
 // registriesFile is every key a registries.conf may hold, in the v2 format
-// and the old v1 tables, so that anything else can be reported.
+// and the old v1 tables, so that anything else can be reported. The types
+// match sysregistriesv2's, so a file that decodes here decodes there.
 type registriesFile struct {
 	UnqualifiedSearchRegistries    []string          `toml:"unqualified-search-registries"`
 	ShortNameMode                  string            `toml:"short-name-mode"`
@@ -60,147 +52,253 @@ type v1List struct {
 	Registries []string `toml:"registries"`
 }
 
-// hints explain the classic mistakes.
-var hints = map[string]string{
-	"mirror":                      `a mirror belongs in a [[registry.mirror]] table under its [[registry]]`,
-	"mirrors":                     `a mirror belongs in a [[registry.mirror]] table under its [[registry]]`,
-	"registry.mirrors":            `did you mean [[registry.mirror]] tables with a location each?`,
-	"location":                    `location belongs in a [[registry]] or [[registry.mirror]] table`,
-	"prefix":                      `prefix belongs in a [[registry]] table`,
-	"insecure":                    `insecure belongs in a [[registry]] or [[registry.mirror]] table`,
-	"blocked":                     `blocked belongs in a [[registry]] table`,
-	"search-registries":           `did you mean unqualified-search-registries?`,
-	"unqualified-search-registry": `did you mean unqualified-search-registries?`,
-	"registry.pull-from-mirrors":  `did you mean pull-from-mirror?`,
+func (f *registriesFile) isV1() bool {
+	r := f.Registries
+	return r != nil && len(r.Search.Registries)+len(r.Insecure.Registries)+len(r.Block.Registries) > 0
 }
 
-// RegistriesFiles lists the registries.conf files containers/image reads for
-// sys, main file first, then the drop-ins in the order they apply.
-func RegistriesFiles(sys *types.SystemContext, home string) []string {
-	var main string
-	var dirs []string
-	userFile := filepath.Join(home, ".config/containers/registries.conf")
-	userDir := filepath.Join(home, ".config/containers/registries.conf.d")
-	switch {
-	case sys != nil && sys.SystemRegistriesConfPath != "":
-		main = sys.SystemRegistriesConfPath
-	case exists(userFile):
-		main = userFile
-		if sys != nil && sys.SystemRegistriesConfDirPath != "" {
-			dirs = []string{sys.SystemRegistriesConfDirPath}
-		} else {
-			dirs = []string{userDir}
-		}
-	default:
-		main = "/etc/containers/registries.conf"
-		if sys != nil && sys.RootForImplicitAbsolutePaths != "" {
-			main = filepath.Join(sys.RootForImplicitAbsolutePaths, main)
-		}
-	}
-	if dirs == nil {
-		if sys != nil && sys.SystemRegistriesConfDirPath != "" {
-			dirs = []string{sys.SystemRegistriesConfDirPath}
-		} else {
-			sysDir := "/etc/containers/registries.conf.d"
-			if sys != nil && sys.RootForImplicitAbsolutePaths != "" {
-				sysDir = filepath.Join(sys.RootForImplicitAbsolutePaths, sysDir)
-			}
-			dirs = []string{sysDir, userDir}
-		}
-	}
-	files := []string{main}
-	// Drop-ins apply in file-name order across the directories, later
-	// directories overriding earlier ones for equal names.
-	byName := map[string]string{}
-	for _, d := range dirs {
-		entries, err := os.ReadDir(d)
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
-			if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".conf") {
-				byName[e.Name()] = filepath.Join(d, e.Name())
-			}
-		}
-	}
-	var names []string
-	for n := range byName {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		files = append(files, byName[n])
-	}
-	return files
+// registryHints explain the classic mistakes, by dotted key.
+var registryHints = map[string]string{
+	"mirror":                            "did you mean [[registry.mirror]] inside a [[registry]]?",
+	"mirrors":                           "did you mean [[registry.mirror]] inside a [[registry]]?",
+	"registry.mirrors":                  "did you mean [[registry.mirror]] tables with a location each?",
+	"location":                          "location belongs inside a [[registry]] or [[registry.mirror]] table",
+	"prefix":                            "prefix belongs inside a [[registry]] table",
+	"insecure":                          "insecure belongs inside a [[registry]] or [[registry.mirror]] table",
+	"blocked":                           "blocked belongs inside a [[registry]] table",
+	"mirror-by-digest-only":             "mirror-by-digest-only belongs inside a [[registry]] table",
+	"pull-from-mirror":                  "pull-from-mirror belongs inside a [[registry]] or [[registry.mirror]] table",
+	"search-registries":                 "did you mean unqualified-search-registries?",
+	"unqualified-search-registry":       "did you mean unqualified-search-registries?",
+	"short-name-aliases":                "aliases go in an [aliases] table",
+	"alias":                             "did you mean an [aliases] table?",
+	"registry.url":                      "did you mean location (host[:port][/namespace], no scheme)?",
+	"registry.mirror.url":               "did you mean location (host[:port][/namespace], no scheme)?",
+	"registry.pull-from-mirrors":        "did you mean pull-from-mirror?",
+	"registry.mirror.pull-from-mirrors": "did you mean pull-from-mirror?",
+	"registry.mirror.blocked":           "blocked applies to a whole [[registry]], not a mirror",
+	"registry.mirror.prefix":            "prefix belongs to the [[registry]], not a mirror",
+	"registry.mirror.mirror":            "mirrors cannot be nested; add more [[registry.mirror]] tables",
+	"registries.mirror":                 "the v1 format has no mirrors; use the v2 [[registry]] and [[registry.mirror]] tables",
 }
 
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
-// CheckRegistries reads every registries.conf file that sys selects and
-// returns a warning for each unknown or misplaced key, naming file and key.
-// A file that does not parse, or a configuration containers/image rejects,
-// is an error naming the file (and the line, where the parser knows it).
+// CheckRegistries reads every registries.conf file that containers/image
+// reads for sys (and the CONTAINERS_REGISTRIES_CONF environment variable, as
+// the CLIs apply it) and returns a warning for each unknown or misplaced
+// key, naming file and key. A file that does not parse, or that
+// containers/image rejects, is an error naming the file (and the line, where
+// the parser knows it); errors.As finds a *FileError in it.
 func CheckRegistries(sys *types.SystemContext) ([]Warning, error) {
-	home, _ := os.UserHomeDir()
-	var warnings []Warning
-	for _, f := range RegistriesFiles(sys, home) {
-		w, err := checkRegistriesFile(f)
+	_, _, warnings, err := readRegistries(sys, CurrentEnv())
+	return warnings, err
+}
+
+// registriesConfFile is one decoded registries.conf file.
+type registriesConfFile struct {
+	path string
+	conf registriesFile
+}
+
+// readRegistries decodes and checks each file containers/image reads for
+// sys, in the order it applies them, then has containers/image load the
+// whole configuration. It returns sys with the environment applied.
+func readRegistries(sys *types.SystemContext, env Env) (*types.SystemContext, []registriesConfFile, []Warning, error) {
+	sys = withRegistriesEnv(sys, env)
+	src := registriesSources(sys, env)
+
+	var (
+		files    []registriesConfFile
+		warnings []Warning
+	)
+	check := func(path string, dropIn bool) error {
+		data, ok, err := readFile(path)
 		if err != nil {
-			return warnings, err
+			return err
 		}
+		if !ok {
+			if path == src.main && src.mainExplicit {
+				return &FileError{File: path, Err: fs.ErrNotExist}
+			}
+			return nil
+		}
+		f := registriesConfFile{path: path}
+		w, err := checkRegistriesFile(path, data, dropIn, &f.conf)
 		warnings = append(warnings, w...)
+		if err != nil {
+			return err
+		}
+		files = append(files, f)
+		return nil
 	}
-	if _, err := sysregistriesv2.GetRegistries(sys); err != nil {
-		return warnings, fmt.Errorf("invalid registries configuration (%s): %w", sysregistriesv2.ConfigurationSourceDescription(sys), err)
+	if err := check(src.main, false); err != nil {
+		return sys, nil, warnings, err
 	}
-	return warnings, nil
+	dropIns, err := registriesDropIns(src.dirs)
+	if err != nil {
+		return sys, nil, warnings, err
+	}
+	for _, f := range dropIns {
+		if err := check(f, true); err != nil {
+			return sys, nil, warnings, err
+		}
+	}
+	// Every file is valid on its own; merging cannot fail in
+	// containers/image today, but check what it will actually use (and
+	// refresh its cache with the files as they are now).
+	if _, err := sysregistriesv2.TryUpdatingCache(sys); err != nil {
+		return sys, nil, warnings, fmt.Errorf("registries configuration (%s): %w", sysregistriesv2.ConfigurationSourceDescription(sys), err)
+	}
+	return sys, files, warnings, nil
 }
 
-// checkRegistriesFile decodes one file; a missing file is not an error.
-func checkRegistriesFile(path string) ([]Warning, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+// withRegistriesEnv returns sys with CONTAINERS_REGISTRIES_CONF (or the older
+// REGISTRIES_CONFIG_PATH) applied, as containers/image's CLI helper does.
+func withRegistriesEnv(sys *types.SystemContext, env Env) *types.SystemContext {
+	var c types.SystemContext
+	if sys != nil {
+		c = *sys
 	}
-	return decodeRegistries(path, string(data))
+	if c.SystemRegistriesConfPath == "" {
+		for _, k := range []string{"CONTAINERS_REGISTRIES_CONF", "REGISTRIES_CONFIG_PATH"} {
+			if v := env.getenv(k); v != "" {
+				c.SystemRegistriesConfPath = v
+				break
+			}
+		}
+	}
+	return &c
 }
 
-func decodeRegistries(path, data string) ([]Warning, error) {
-	var f registriesFile
-	meta, err := toml.Decode(data, &f)
-	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%s: line %d: %s", path, pe.Position.Line, pe.Message)
+type registriesSourceSet struct {
+	main         string
+	mainExplicit bool     // chosen by the caller: a missing file is an error
+	dirs         []string // drop-in directories, in the order they apply
+}
+
+// registriesSources mirrors sysregistriesv2's choice of files for sys.
+func registriesSources(sys *types.SystemContext, env Env) registriesSourceSet {
+	userFile := filepath.Join(env.Home, ".config", "containers", "registries.conf")
+	userDir := filepath.Join(env.Home, ".config", "containers", "registries.conf.d")
+	root := sys.RootForImplicitAbsolutePaths
+	var s registriesSourceSet
+	switch {
+	case sys.SystemRegistriesConfPath != "":
+		s.main, s.mainExplicit = sys.SystemRegistriesConfPath, true
+	case exists(userFile):
+		s.main = userFile
+		if sys.SystemRegistriesConfDirPath != "" {
+			s.dirs = []string{sys.SystemRegistriesConfDirPath}
+		} else {
+			s.dirs = []string{userDir}
 		}
-		return nil, fmt.Errorf("%s: %s", path, strings.ReplaceAll(err.Error(), "\n", " "))
+		return s
+	default:
+		s.main = filepath.Join(root, SystemRegistriesConf)
 	}
+	if sys.SystemRegistriesConfDirPath != "" {
+		s.dirs = []string{sys.SystemRegistriesConfDirPath}
+	} else {
+		s.dirs = []string{filepath.Join(root, SystemRegistriesConfDir), userDir}
+	}
+	return s
+}
+
+// registriesDropIns lists the *.conf files of dirs, directory by directory,
+// each in name order, walking them exactly as sysregistriesv2 does.
+func registriesDropIns(dirs []string) ([]string, error) {
+	var files []string
+	for _, dir := range dirs {
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			switch {
+			case err != nil:
+				return err
+			case d.IsDir():
+				if path != dir {
+					return filepath.SkipDir
+				}
+				return nil
+			case strings.HasSuffix(path, ".conf"):
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, &FileError{File: dir, Err: err}
+		}
+	}
+	return files, nil
+}
+
+// checkRegistriesFile decodes one file for warnings, then has
+// sysregistriesv2 validate it on its own.
+func checkRegistriesFile(path, data string, dropIn bool, f *registriesFile) ([]Warning, error) {
+	w, err := decodeRegistries(path, data, f)
+	if err != nil {
+		return nil, err
+	}
+	if dropIn && f.isV1() {
+		return w, &FileError{File: path, Err: errors.New("drop-in files must use the v2 format ([[registry]] tables), not [registries.search|insecure|block]")}
+	}
+	return w, validateRegistriesFile(path)
+}
+
+// validateRegistriesFile has sysregistriesv2 load the file at path on its
+// own; errors are a *FileError.
+func validateRegistriesFile(path string) error {
+	// The drop-in directory is a path that is no directory and no *.conf
+	// file, so sysregistriesv2 adds nothing to the file.
+	alone := &types.SystemContext{SystemRegistriesConfPath: path, SystemRegistriesConfDirPath: os.DevNull}
+	if _, err := sysregistriesv2.TryUpdatingCache(alone); err != nil {
+		// sysregistriesv2 wraps the reason in "loading registries
+		// configuration PATH"; FileError names the file already.
+		if inner := errors.Unwrap(err); inner != nil {
+			err = inner
+		}
+		return &FileError{File: path, Err: err}
+	}
+	return nil
+}
+
+// decodeRegistries decodes data into f and reports the keys it does not know.
+func decodeRegistries(path, data string, f *registriesFile) ([]Warning, error) {
+	meta, err := decodeTOML(path, data, f)
+	if err != nil {
+		return nil, err
+	}
+	return undecodedWarnings(path, meta, func(k toml.Key) (string, bool) {
+		return registryHints[k.String()], true
+	}), nil
+}
+
+// undecodedWarnings is one warning per unknown key, a table reported once
+// rather than with each of its keys. report decides whether k is worth a
+// warning and gives a hint for it.
+func undecodedWarnings(path string, meta toml.MetaData, report func(toml.Key) (hint string, warn bool)) []Warning {
 	var out []Warning
-	seen := map[string]bool{}
+	reported := map[string]bool{}
 	for _, k := range meta.Undecoded() {
-		key := k.String()
-		// Report a table once, not each of its keys.
-		if len(k) > 1 && seen[k[:len(k)-1].String()] {
+		if parentReported(k, reported) {
 			continue
 		}
-		seen[key] = true
-		msg := "unknown key, ignored"
-		generic := genericKey(k)
-		if h, ok := hints[generic]; ok {
-			msg += "; " + h
-		} else if h, ok := hints[k[len(k)-1]]; ok && len(k) == 1 {
-			msg += "; " + h
+		hint, warn := report(k)
+		if !warn {
+			continue
 		}
-		out = append(out, Warning{File: path, Key: key, Message: msg})
+		reported[k.String()] = true
+		msg := "unknown key, ignored"
+		if hint != "" {
+			msg += "; " + hint
+		}
+		out = append(out, Warning{File: path, Key: k.String(), Message: msg})
 	}
-	return out, nil
+	return out
 }
 
-// genericKey is the dotted key, e.g. registry.mirrors for any registry.
-func genericKey(k toml.Key) string { return strings.Join(k, ".") }
+func parentReported(k toml.Key, reported map[string]bool) bool {
+	for i := 1; i < len(k); i++ {
+		if reported[k[:i].String()] {
+			return true
+		}
+	}
+	return false
+}

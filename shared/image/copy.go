@@ -1,28 +1,25 @@
 package image
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
+	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/containers/image/v5/copy"
-	"github.com/containers/image/v5/docker"
 	"github.com/containers/image/v5/docker/reference"
 	"github.com/containers/image/v5/manifest"
 	"github.com/containers/image/v5/pkg/compression"
-	"github.com/containers/image/v5/pkg/sysregistriesv2"
 	"github.com/containers/image/v5/signature"
 	"github.com/containers/image/v5/signature/signer"
+	"github.com/containers/image/v5/transports"
 	"github.com/containers/image/v5/types"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/sirupsen/logrus"
 
+	"github.com/ocisuite/suite/shared/progress"
 	"github.com/ocisuite/suite/shared/retry"
 )
 
@@ -35,22 +32,23 @@ type CopyOptions struct {
 	// InsecurePolicy accepts any image without a policy check.
 	InsecurePolicy bool
 	// ImageListSelection: copy.CopySystemImage (default), CopyAllImages,
-	// CopySpecificImages (with Instances).
+	// CopySpecificImages (with Instances; none = the index alone).
 	ImageListSelection copy.ImageListSelection
 	Instances          []digest.Digest
 	// ForceManifestMIMEType converts the manifest (e.g. to OCI or Docker v2s2).
 	ForceManifestMIMEType string
-	PreserveDigests       bool
-	RemoveSignatures      bool
-	Signers               []*signer.Signer
+	// PreserveDigests fails rather than change the image's digest; with a
+	// ForceManifestMIMEType that differs from the source's it is refused.
+	PreserveDigests  bool
+	RemoveSignatures bool
+	Signers          []*signer.Signer
 	// SignIdentity is the identity written into signatures (default: the
 	// destination reference).
 	SignIdentity reference.Named
-	// DestCompression, DestCompressionLevel and DestDecompress control layer
-	// compression at the destination.
+	// DestCompression and DestCompressionLevel choose how layers are
+	// compressed at the destination (nil: the library's default, gzip).
 	DestCompression      *compression.Algorithm
 	DestCompressionLevel *int
-	DestDecompress       bool
 	// ForceCompressionFormat recompresses layers the destination already
 	// has in another format instead of reusing them.
 	ForceCompressionFormat bool
@@ -59,7 +57,8 @@ type CopyOptions struct {
 	// RetryTimes and RetryDelay: see retry.Options.
 	RetryTimes int
 	RetryDelay time.Duration
-	// Progress receives progress bars; nil is quiet.
+	// Progress receives progress bars (when it is a terminal) or one line
+	// per step. nil: the steps are logged at info level, nothing printed.
 	Progress io.Writer
 }
 
@@ -71,7 +70,8 @@ type CopyResult struct {
 	Digest digest.Digest
 }
 
-// PolicyContext loads the trust policy.
+// PolicyContext loads the trust policy: path, or the default lookup when
+// path is "", or accept-anything when insecure.
 func PolicyContext(path string, insecure bool, sys *types.SystemContext) (*signature.PolicyContext, error) {
 	var policy *signature.Policy
 	var err error
@@ -89,11 +89,14 @@ func PolicyContext(path string, insecure bool, sys *types.SystemContext) (*signa
 	return signature.NewPolicyContext(policy)
 }
 
-// Copy copies src to dst: blobs stream from source to destination (nothing
+// Copy copies src to dst. Blobs stream from source to destination (nothing
 // of the image is written to local disk for registry-to-registry copies),
-// blobs already at the destination are not sent again, transient failures
-// are retried with the shared rule, and a mirror that fails after its
-// manifest was read is replaced by the next endpoint in registries.conf.
+// blobs already at the destination are not sent again, and the whole copy
+// is retried on transient errors (cheap: what arrived is skipped). A
+// docker:// source whose registry has mirrors in registries.conf is read
+// the library's way first: from the first endpoint that serves the
+// manifest. When that copy fails, the endpoints after that one are tried
+// directly, in order, each fallback logged at info level.
 func Copy(ctx context.Context, src, dst types.ImageReference, opts CopyOptions) (CopyResult, error) {
 	pc, err := PolicyContext(opts.PolicyPath, opts.InsecurePolicy, opts.SourceCtx)
 	if err != nil {
@@ -107,39 +110,52 @@ func Copy(ctx context.Context, src, dst types.ImageReference, opts CopyOptions) 
 		}
 	}
 	res, err := copyWithRetry(ctx, pc, src, dst, opts, opts.SourceCtx)
-	if err == nil || ctx.Err() != nil || errors.As(err, new(signature.PolicyRequirementError)) {
+	if err == nil || !worthFallback(ctx, err) {
 		return res, err
 	}
-	// A blob or other error after the manifest was read: try the remaining
-	// endpoints directly.
-	fallbacks, ferr := endpointFallbacks(src, opts.SourceCtx)
-	if ferr != nil || len(fallbacks) == 0 {
+	fb, ferr := mirrorFallbacks(src, opts.SourceCtx)
+	if ferr != nil {
+		logrus.Debugf("not trying the mirrors of %s one by one: %v", transports.ImageName(src), ferr)
 		return res, err
 	}
-	defer func() {
-		for _, f := range fallbacks {
-			f.cleanup()
+	if fb == nil {
+		return res, err
+	}
+	defer fb.cleanup()
+	served := fb.served(ctx)
+	if served < 0 || served == len(fb.endpoints)-1 {
+		return res, err // no endpoint left that has the image
+	}
+	failed, lastErr := fb.endpoints[served].desc, err
+	for _, e := range fb.endpoints[served+1:] {
+		logrus.Infof("copying from %s failed: %s; falling back to %s", failed, oneLine(lastErr), e.desc)
+		var fres CopyResult
+		fres, lastErr = copyWithRetry(ctx, pc, src, dst, opts, e.sys)
+		if lastErr == nil {
+			logrus.Infof("copied %s from %s", transports.ImageName(src), e.desc)
+			return fres, nil
 		}
-	}()
-	firstErr := err
-	for _, f := range fallbacks {
-		logrus.Infof("copy from %s failed (%v); falling back to %s", transportsString(src), oneLine(err), f.desc)
-		res, err = copyWithRetry(ctx, pc, f.ref, dst, opts, f.sys)
-		if err == nil {
-			return res, nil
-		}
-		if ctx.Err() != nil {
+		if !worthFallback(ctx, lastErr) {
 			break
 		}
+		failed = e.desc
 	}
-	return CopyResult{}, firstErr
+	logrus.Infof("copying from %s failed: %s; no endpoint left", failed, oneLine(lastErr))
+	return CopyResult{}, err
+}
+
+// worthFallback reports whether another source endpoint might succeed
+// where this copy failed: not after cancellation or a policy rejection.
+func worthFallback(ctx context.Context, err error) bool {
+	var pre signature.PolicyRequirementError
+	return ctx.Err() == nil && !errors.Is(err, context.Canceled) && !errors.As(err, &pre)
 }
 
 func copyWithRetry(ctx context.Context, pc *signature.PolicyContext, src, dst types.ImageReference, opts CopyOptions, srcSys *types.SystemContext) (CopyResult, error) {
 	co := &copy.Options{
 		SourceCtx:                             srcSys,
-		DestinationCtx:                        dst0(opts.DestCtx, opts),
-		ReportWriter:                          opts.Progress,
+		DestinationCtx:                        destContext(opts),
+		ReportWriter:                          reportWriter(opts.Progress),
 		ImageListSelection:                    opts.ImageListSelection,
 		Instances:                             opts.Instances,
 		ForceManifestMIMEType:                 opts.ForceManifestMIMEType,
@@ -152,7 +168,7 @@ func copyWithRetry(ctx context.Context, pc *signature.PolicyContext, src, dst ty
 		ForceCompressionFormat:                opts.ForceCompressionFormat,
 	}
 	var manifestBytes []byte
-	what := fmt.Sprintf("copying %s to %s", transportsString(src), transportsString(dst))
+	what := fmt.Sprintf("copying %s to %s", transports.ImageName(src), transports.ImageName(dst))
 	err := retry.Do(ctx, retry.Options{Times: opts.RetryTimes, Delay: opts.RetryDelay, What: what}, func() error {
 		var err error
 		manifestBytes, err = copy.Image(ctx, pc, dst, src, co)
@@ -165,121 +181,43 @@ func copyWithRetry(ctx context.Context, pc *signature.PolicyContext, src, dst ty
 	if err != nil {
 		return CopyResult{}, fmt.Errorf("computing the digest of the written manifest: %w", err)
 	}
+	logrus.Infof("wrote %s (%s)", transports.ImageName(dst), d)
 	return CopyResult{Manifest: manifestBytes, Digest: d}, nil
 }
 
-// dst0 applies the compression options to a copy of the destination context.
-func dst0(sys *types.SystemContext, opts CopyOptions) *types.SystemContext {
-	if opts.DestCompression == nil && opts.DestCompressionLevel == nil && !opts.DestDecompress {
-		return sys
+// reportWriter is where containers/image reports its steps: w, or the info
+// log when w is nil and info is enabled.
+func reportWriter(w io.Writer) io.Writer {
+	if w != nil {
+		return w
+	}
+	if logrus.IsLevelEnabled(logrus.InfoLevel) {
+		return progress.Lines(func(line string) { logrus.Info(line) })
+	}
+	return nil
+}
+
+// destContext applies the compression options to a copy of the
+// destination context.
+func destContext(opts CopyOptions) *types.SystemContext {
+	if opts.DestCompression == nil && opts.DestCompressionLevel == nil {
+		return opts.DestCtx
 	}
 	c := types.SystemContext{}
-	if sys != nil {
-		c = *sys
+	if opts.DestCtx != nil {
+		c = *opts.DestCtx
 	}
 	if opts.DestCompression != nil {
 		c.CompressionFormat = opts.DestCompression
 	}
-	c.CompressionLevel = opts.DestCompressionLevel
-	if opts.DestDecompress {
-		c.DirForceDecompress = true
-		c.OCIAcceptUncompressedLayers = true
+	if opts.DestCompressionLevel != nil {
+		c.CompressionLevel = opts.DestCompressionLevel
 	}
 	return &c
 }
 
-func transportsString(ref types.ImageReference) string {
-	name := ref.Transport().Name()
-	if name == "docker" {
-		return "docker:" + ref.StringWithinTransport()
-	}
-	return name + ":" + ref.StringWithinTransport()
-}
-
 func oneLine(err error) string {
-	return string(bytes.ReplaceAll([]byte(err.Error()), []byte("\n"), []byte("; ")))
-}
-
-type fallback struct {
-	desc    string
-	ref     types.ImageReference
-	sys     *types.SystemContext
-	cleanup func()
-}
-
-// endpointFallbacks lists, for a docker:// source whose registry has
-// mirrors, every endpoint in registries.conf order, each addressed directly:
-// a mirror by its own location (with its insecure flag), the registry
-// itself with a registries.conf that has no mirrors for it.
-func endpointFallbacks(src types.ImageReference, sys *types.SystemContext) ([]fallback, error) {
-	if src.Transport().Name() != "docker" || src.DockerReference() == nil {
-		return nil, nil
-	}
-	named := src.DockerReference()
-	reg, err := sysregistriesv2.FindRegistry(sys, named.String())
-	if err != nil || reg == nil || len(reg.Mirrors) == 0 {
-		return nil, err
-	}
-	sources, err := reg.PullSourcesFromReference(named)
-	if err != nil || len(sources) < 2 {
-		return nil, err
-	}
-	var out []fallback
-	for _, ps := range sources {
-		isPrimary := ps.Endpoint.Location == reg.Location
-		s := types.SystemContext{}
-		if sys != nil {
-			s = *sys
-		}
-		f := fallback{cleanup: func() {}}
-		if isPrimary {
-			conf, cleanup, err := primaryOnlyConf(reg)
-			if err != nil {
-				return nil, err
-			}
-			s.SystemRegistriesConfPath = conf
-			s.SystemRegistriesConfDirPath = filepath.Join(filepath.Dir(conf), "none.d")
-			f.cleanup = cleanup
-			f.desc = "the registry " + ps.Endpoint.Location + " itself"
-		} else {
-			f.desc = "mirror " + ps.Endpoint.Location
-			if ps.Endpoint.Insecure {
-				s.DockerInsecureSkipTLSVerify = types.OptionalBoolTrue
-			}
-		}
-		ref, err := docker.NewReference(ps.Reference)
-		if err != nil {
-			f.cleanup()
-			return nil, err
-		}
-		f.ref, f.sys = ref, &s
-		out = append(out, f)
-	}
-	return out, nil
-}
-
-// primaryOnlyConf writes a registries.conf describing reg without its
-// mirrors, so that the docker transport reads from the registry itself.
-func primaryOnlyConf(reg *sysregistriesv2.Registry) (string, func(), error) {
-	dir, err := os.MkdirTemp("", "ocisuite-registries-")
-	if err != nil {
-		return "", nil, err
-	}
-	cleanup := func() { os.RemoveAll(dir) }
-	conf := struct {
-		Registry []sysregistriesv2.Registry `toml:"registry"`
-	}{Registry: []sysregistriesv2.Registry{{Prefix: reg.Prefix, Endpoint: sysregistriesv2.Endpoint{Location: reg.Location, Insecure: reg.Insecure}}}}
-	var buf bytes.Buffer
-	if err := toml.NewEncoder(&buf).Encode(conf); err != nil {
-		cleanup()
-		return "", nil, err
-	}
-	p := filepath.Join(dir, "registries.conf")
-	if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
-		cleanup()
-		return "", nil, err
-	}
-	return p, cleanup, nil
+	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
 }
 
 // checkNoConversion refuses a format change that --preserve-digests forbids,
@@ -287,15 +225,16 @@ func primaryOnlyConf(reg *sysregistriesv2.Registry) (string, func(), error) {
 func checkNoConversion(ctx context.Context, ref types.ImageReference, opts CopyOptions) error {
 	src, err := ref.NewImageSource(ctx, opts.SourceCtx)
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", transportsString(ref), err)
+		return fmt.Errorf("reading %s: %w", transports.ImageName(ref), err)
 	}
 	defer src.Close()
 	_, mimeType, err := src.GetManifest(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("reading the manifest of %s: %w", transportsString(ref), err)
+		return fmt.Errorf("reading the manifest of %s: %w", transports.ImageName(ref), err)
 	}
-	if manifest.NormalizedMIMEType(mimeType) != opts.ForceManifestMIMEType && !manifest.MIMETypeIsMultiImage(manifest.NormalizedMIMEType(mimeType)) {
-		return fmt.Errorf("cannot convert %s from %s to %s while preserving digests: a conversion changes the digest", transportsString(ref), mimeType, opts.ForceManifestMIMEType)
+	t := manifest.NormalizedMIMEType(mimeType)
+	if t != opts.ForceManifestMIMEType && !manifest.MIMETypeIsMultiImage(t) {
+		return fmt.Errorf("cannot convert %s from %s to %s while preserving digests: a conversion changes the digest", transports.ImageName(ref), mimeType, opts.ForceManifestMIMEType)
 	}
 	return nil
 }

@@ -100,7 +100,10 @@ func Backoff(attempt int) time.Duration {
 	return base/2 + rand.N(base)
 }
 
-// IsTransient reports whether err is worth retrying.
+// IsTransient reports whether err is worth retrying: EOF, connection reset,
+// refused or aborted, broken pipe, timeouts, HTTP 408, 429 (or any error
+// carrying Retry-After) and 5xx. Cancellation, authentication, not found,
+// invalid input and policy rejections are not.
 func IsTransient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
@@ -111,15 +114,18 @@ func IsTransient(err error) bool {
 		errors.Is(err, syscall.ETIMEDOUT) {
 		return true
 	}
+	// Timeouts, including dial and read deadlines (which also match
+	// context.DeadlineExceeded). Do never retries once its own context is
+	// done, so the caller's --command-timeout is not mistaken for one.
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return true
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		// The caller's deadline, not a network timeout.
-		return false
-	}
 	if errors.Is(err, docker.ErrTooManyRequests) {
+		return true
+	}
+	var ra RetryAfterError
+	if errors.As(err, &ra) && ra.RetryAfter() > 0 {
 		return true
 	}
 	if code, ok := statusCode(err); ok {

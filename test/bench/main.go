@@ -1,204 +1,381 @@
-// Command bench measures transport side by side with skopeo (when it is
-// installed) against real registries on 127.0.0.1, and prints medians and
-// ratios. Run it with `make bench` (or `make bench BENCHFLAGS=-quick`).
+// Command bench measures transport side by side with skopeo (when skopeo is
+// on PATH) against real registries on 127.0.0.1, and prints medians and
+// ratios (transport/skopeo) against the project's aims. Run it with
+// `make bench`, or `make bench BENCHFLAGS=-quick` for a smoke run.
+//
+// See docs/benchmarks.md for what is measured and the latest figures.
 package main
 
 import (
+	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/ocisuite/suite/test/fixture"
 	"github.com/ocisuite/suite/test/registry"
 )
 
-// tb is the small part of testing.TB the harness uses, for a main program.
-type tb struct {
-	testing.TB
-	cleanups []func()
-	tmp      string
-}
+// Aims: the largest acceptable ratio transport/skopeo of the median times.
+const (
+	aimFresh  = 1.0
+	aimRepeat = 0.5
+	aimSync   = 0.33
+)
 
-func (t *tb) Helper()                         {}
-func (t *tb) Name() string                    { return "bench" }
-func (t *tb) Logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
-func (t *tb) Log(args ...any)                 { fmt.Fprintln(os.Stderr, args...) }
-func (t *tb) Errorf(format string, args ...any) {
-	t.Fatalf(format, args...)
-}
-func (t *tb) Fatalf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
-	t.cleanup()
-	os.Exit(1)
-}
-func (t *tb) Fatal(args ...any) { t.Fatalf("%s", fmt.Sprint(args...)) }
-func (t *tb) Cleanup(f func())  { t.cleanups = append(t.cleanups, f) }
-func (t *tb) TempDir() string {
-	d, err := os.MkdirTemp(t.tmp, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-func (t *tb) cleanup() {
-	for i := len(t.cleanups) - 1; i >= 0; i-- {
-		t.cleanups[i]()
-	}
-	t.cleanups = nil
-	fixture.Cleanup()
-	os.RemoveAll(t.tmp)
-}
+// bigRepo is where the multi-layer image lives, at the source and the
+// destination.
+const bigRepo = "bench/big:1"
 
 type tool struct {
 	name string
 	path string
 }
 
+// sample is one run of one tool.
+type sample struct {
+	start, fresh, repeat, sync time.Duration
+	srcReqs, dstReqs           int // HTTP requests of the repeat copy
+	syncReqs                   int // HTTP requests of the sync, source + destination
+	syncUploads                int // blob upload requests (PATCH, PUT) of the sync
+}
+
+type bench struct {
+	t       *tb
+	ctx     context.Context
+	tools   []tool
+	src     *registry.Registry
+	common  []string // flags both tools get for every command
+	verbose bool     // print each command's requests by kind
+}
+
 func main() {
-	runs := flag.Int("runs", 5, "runs per measurement")
-	quick := flag.Bool("quick", false, "one run, small images (a smoke test)")
+	runs := flag.Int("runs", 5, "runs per measurement and tool")
+	verbose := flag.Bool("v", false, "print the HTTP requests of each repeat copy and sync by kind")
+	quick := flag.Bool("quick", false, "smoke run: one run and a 5×4 MB image (an explicit -runs wins)")
 	flag.Parse()
 	layerSize := int64(40 << 20)
 	if *quick {
-		*runs, layerSize = 1, 4<<20
-	}
-	tmp, err := os.MkdirTemp("", "ocisuite-bench-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	t := &tb{tmp: tmp}
-	defer t.cleanup()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() { <-sig; t.cleanup(); os.Exit(130) }()
-
-	binDir := os.Getenv("SUITE_BIN_DIR")
-	if binDir == "" {
-		binDir, _ = filepath.Abs("../bin")
-	}
-	tools := []tool{{"transport", filepath.Join(binDir, "transport")}}
-	if p, err := exec.LookPath("skopeo"); err == nil {
-		tools = append(tools, tool{"skopeo", p})
-	} else {
-		fmt.Println("skopeo is not installed: the comparison is skipped, only transport is measured")
-	}
-	if _, err := os.Stat(tools[0].path); err != nil {
-		t.Fatalf("%s missing (run make build): %v", tools[0].path, err)
-	}
-
-	src := registry.Start(t, registry.Options{})
-	big := fixture.MultiLayer(t, 5, layerSize)
-	fixture.Push(t, big, src.Ref("bench/big:1"), src.SystemContext())
-	pushSyncRepo(t, src)
-
-	tls := []string{"--src-tls-verify=false", "--dest-tls-verify=false"}
-	fresh := map[string][]time.Duration{}
-	repeat := map[string][]time.Duration{}
-	requests := map[string]int{}
-	syncT := map[string][]time.Duration{}
-	for i := 0; i < *runs; i++ {
-		for j := range tools {
-			// Alternate which tool goes first, run by run.
-			tl := tools[(i+j)%len(tools)]
-			dst := registry.Start(t, registry.Options{})
-			args := append([]string{"copy"}, append(tls, src.Ref("bench/big:1"), dst.Ref("bench/big:1"))...)
-			fresh[tl.name] = append(fresh[tl.name], timeRun(t, tl, args))
-			before := len(dst.Requests()) + len(src.Requests())
-			repeat[tl.name] = append(repeat[tl.name], timeRun(t, tl, args))
-			requests[tl.name] = len(dst.Requests()) + len(src.Requests()) - before
-			dst.Stop()
-
-			dst = registry.Start(t, registry.Options{})
-			sargs := append([]string{"sync", "--src", "docker", "--dest", "docker"}, append(tls, src.Addr+"/bench/app", dst.Addr+"/mirror")...)
-			syncT[tl.name] = append(syncT[tl.name], timeRun(t, tl, sargs))
-			if n := countTags(dst); n != 20 {
-				t.Fatalf("%s sync copied %d tags, want 20", tl.name, n)
-			}
-			dst.Stop()
+		layerSize = 4 << 20
+		runsSet := false
+		flag.Visit(func(f *flag.Flag) { runsSet = runsSet || f.Name == "runs" })
+		if !runsSet {
+			*runs = 1
 		}
 	}
+	if *runs < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -runs must be at least 1")
+		os.Exit(2)
+	}
 
-	size := fmt.Sprintf("5×%d MB", layerSize>>20)
-	fmt.Printf("\n%-40s %12s %12s %8s %s\n", "measurement (median of "+fmt.Sprint(*runs)+")", "transport", "skopeo", "ratio", "aim")
-	row(fresh, "fresh registry→registry copy, "+size, 1.0)
-	row(repeat, "repeat copy, every blob present", 0.5)
-	fmt.Printf("%-40s %12d %12s\n", "  HTTP requests of the repeat copy", requests["transport"], optInt(requests, "skopeo"))
-	row(syncT, "sync of 20 tags", 1.0/3)
+	t, err := newTB()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		s := <-sig
+		t.interrupted.Store(true)
+		cancel()
+		fmt.Fprintf(os.Stderr, "bench: %v: stopping registries and cleaning up\n", s)
+		t.cleanup()
+		os.Exit(130)
+	}()
+
+	b := &bench{t: t, ctx: ctx, verbose: *verbose, common: []string{"--src-tls-verify=false", "--dest-tls-verify=false", "--retry-times", "0"}}
+	b.findTools()
+	b.header(*runs, layerSize)
+
+	fmt.Fprintln(os.Stderr, "bench: preparing the source registry")
+	b.src = registry.Start(t, registry.Options{Flavour: registry.Plain})
+	fixture.Push(t, fixture.MultiLayer(t, 5, layerSize), b.src.Ref(bigRepo), b.src.SystemContext())
+	images, err := syncImages(t.TempDir())
+	if err != nil {
+		t.Fatalf("writing the sync images: %v", err)
+	}
+	for _, img := range images {
+		fixture.Push(t, img, b.src.Ref("bench/app:"+img.Tag), b.src.SystemContext())
+	}
+
+	results := map[string][]sample{}
+	for i := 0; i < *runs; i++ {
+		for j := range b.tools {
+			// Alternate which tool goes first, run by run.
+			tl := b.tools[(i+j)%len(b.tools)]
+			s := b.run(tl)
+			results[tl.name] = append(results[tl.name], s)
+			fmt.Fprintf(os.Stderr, "bench: run %d/%d %-9s fresh %7s  repeat %7s (%d requests)  sync %7s\n",
+				i+1, *runs, tl.name, round(s.fresh), round(s.repeat), s.srcReqs+s.dstReqs, round(s.sync))
+		}
+	}
+	report(results, *runs, layerSize)
+	t.cleanup()
 }
 
-func optInt(m map[string]int, k string) string {
-	if v, ok := m[k]; ok {
-		return fmt.Sprint(v)
+// findTools resolves bin/transport and skopeo.
+func (b *bench) findTools() {
+	dir := os.Getenv("SUITE_BIN_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "bin")
 	}
-	return "-"
+	ours, err := filepath.Abs(filepath.Join(dir, "transport"))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if _, err := os.Stat(ours); err != nil {
+		b.t.Fatalf("%s is missing (run make build): %v", ours, err)
+	}
+	b.tools = []tool{{"transport", ours}}
+	if p, err := exec.LookPath("skopeo"); err == nil {
+		b.tools = append(b.tools, tool{"skopeo", p})
+	} else {
+		fmt.Println("skopeo is not on PATH: the comparison is skipped, only transport is measured")
+	}
 }
 
-func row(m map[string][]time.Duration, name string, aim float64) {
-	ours := median(m["transport"])
-	theirs, ok := m["skopeo"]
-	if !ok {
-		fmt.Printf("%-40s %12s %12s\n", name, ours.Round(time.Millisecond), "-")
-		return
+// header prints what is run where.
+func (b *bench) header(runs int, layerSize int64) {
+	fmt.Printf("date:      %s\n", time.Now().Format("2006-01-02 15:04 MST"))
+	fmt.Printf("machine:   %s, %d cores, %s/%s\n", cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+	for _, tl := range b.tools {
+		out, _ := exec.Command(tl.path, "--version").Output()
+		fmt.Printf("%-11s%s (%s)\n", tl.name+":", strings.TrimSpace(string(out)), tl.path)
 	}
-	ts := median(theirs)
-	ratio := float64(ours) / float64(ts)
-	verdict := "PASS"
-	if ratio > aim {
-		verdict = "MISS"
+	order := ""
+	if len(b.tools) > 1 {
+		order = ", tools alternating"
 	}
-	fmt.Printf("%-40s %12s %12s %8.2f ≤%.2f %s\n", name, ours.Round(time.Millisecond), ts.Round(time.Millisecond), ratio, aim, verdict)
+	fmt.Printf("runs:      %d per tool%s; image 5×%d MB; sync %d tags\n\n", runs, order, layerSize>>20, syncTags)
 }
 
-func median(d []time.Duration) time.Duration {
-	if len(d) == 0 {
-		return 0
+// run measures one tool once: a fresh copy, the same copy again, and a sync,
+// each against a registry started empty for it.
+func (b *bench) run(tl tool) sample {
+	var s sample
+	s.start = b.timeRun(tl, []string{"--version"})
+	dst, stop := b.freshRegistry()
+	copyArgs := append(append([]string{"copy"}, b.common...), b.src.Ref(bigRepo), dst.Ref(bigRepo))
+	s.fresh = b.timeRun(tl, copyArgs)
+	if code := dst.ManifestStatus("bench/big", "1"); code != 200 {
+		b.t.Fatalf("%s copy: the destination answers %d for the manifest, want 200", tl.name, code)
 	}
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
+	src0, dst0 := settle(b.src, dst)
+	s.repeat = b.timeRun(tl, copyArgs)
+	src1, dst1 := settle(b.src, dst)
+	s.srcReqs, s.dstReqs = len(src1)-len(src0), len(dst1)-len(dst0)
+	b.logRequests(tl.name+" repeat copy", src1[len(src0):], dst1[len(dst0):])
+	stop()
+
+	dst, stop = b.freshRegistry()
+	syncArgs := append(append([]string{"sync", "--src", "docker", "--dest", "docker"}, b.common...),
+		b.src.Addr+"/bench/app", dst.Addr+"/mirror")
+	src0, dst0 = settle(b.src, dst)
+	s.sync = b.timeRun(tl, syncArgs)
+	src1, dst1 = settle(b.src, dst)
+	s.syncReqs = len(src1) - len(src0) + len(dst1) - len(dst0)
+	for _, q := range dst1[len(dst0):] {
+		if q.IsBlobUpload() {
+			s.syncUploads++
+		}
+	}
+	b.logRequests(tl.name+" sync", src1[len(src0):], dst1[len(dst0):])
+	for i := 0; i < syncTags; i++ {
+		if code := dst.ManifestStatus("mirror/app", syncTag(i)); code != 200 {
+			b.t.Fatalf("%s sync: the destination answers %d for mirror/app:%s, want 200", tl.name, code, syncTag(i))
+		}
+	}
+	stop()
+	return s
 }
 
-func timeRun(t *tb, tl tool, args []string) time.Duration {
-	cmd := exec.Command(tl.path, args...)
-	var stderr strings.Builder
+// freshRegistry starts an empty registry; stop stops it and removes its
+// storage.
+func (b *bench) freshRegistry() (*registry.Registry, func()) {
+	dir := b.t.TempDir()
+	r := registry.Start(b.t, registry.Options{Flavour: registry.Plain, Dir: dir})
+	return r, func() {
+		r.Stop()
+		os.RemoveAll(dir)
+	}
+}
+
+// timeRun runs the tool and returns its wall-clock time; a failure is fatal.
+func (b *bench) timeRun(tl tool, args []string) time.Duration {
+	cmd := exec.CommandContext(b.ctx, tl.path, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	start := time.Now()
 	err := cmd.Run()
 	d := time.Since(start)
 	if err != nil {
-		t.Fatalf("%s %s: %v: %s", tl.name, strings.Join(args, " "), err, stderr.String())
+		b.t.Fatalf("%s %s: %v\n%s", tl.name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return d
 }
 
-// pushSyncRepo fills bench/app with 20 tags: 10 of busybox, 5 of a
-// two-layer image and 5 of a three-layer image (tags share layers).
-func pushSyncRepo(t *tb, src *registry.Registry) {
-	images := []fixture.Image{fixture.Busybox(t), fixture.MultiLayer(t, 2, 1<<20), fixture.MultiLayer(t, 3, 512<<10)}
-	for i := 0; i < 20; i++ {
-		img := images[0]
-		if i >= 10 {
-			img = images[1+(i-10)/5]
+// settle waits until the registries' access logs stop growing (a line is
+// written after the response is sent) and returns their requests so far.
+func settle(src, dst *registry.Registry) (srcReqs, dstReqs []registry.Request) {
+	for i := 0; i < 50; i++ {
+		time.Sleep(100 * time.Millisecond)
+		s, d := src.Requests(), dst.Requests()
+		if i > 0 && len(s) == len(srcReqs) && len(d) == len(dstReqs) {
+			break
 		}
-		fixture.Push(t, img, src.Ref(fmt.Sprintf("bench/app:t%02d", i)), src.SystemContext())
+		srcReqs, dstReqs = s, d
+	}
+	return srcReqs, dstReqs
+}
+
+// logRequests prints, with -v, the requests a command made by kind.
+func (b *bench) logRequests(what string, src, dst []registry.Request) {
+	if !b.verbose {
+		return
+	}
+	for _, side := range []struct {
+		name string
+		reqs []registry.Request
+	}{{"source", src}, {"destination", dst}} {
+		n := map[string]int{}
+		for _, q := range side.reqs {
+			n[fmt.Sprintf("%s %s %d", q.Method, requestKind(q.Path), q.Status)]++
+		}
+		keys := make([]string, 0, len(n))
+		for k := range n {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = fmt.Sprintf("%s ×%d", k, n[k])
+		}
+		fmt.Fprintf(os.Stderr, "bench:   %s, %s: %d requests: %s\n", what, side.name, len(side.reqs), strings.Join(parts, ", "))
 	}
 }
 
-func countTags(reg *registry.Registry) int {
-	n := 0
-	for i := 0; i < 20; i++ {
-		if reg.ManifestStatus("mirror/app", fmt.Sprintf("t%02d", i)) == 200 {
-			n++
+// requestKind names the registry API endpoint of path.
+func requestKind(path string) string {
+	switch {
+	case path == "/v2/":
+		return "/v2/"
+	case strings.Contains(path, "/manifests/"):
+		return "manifest"
+	case strings.Contains(path, "/blobs/uploads/") && strings.Contains(path, "mount="):
+		return "mount"
+	case strings.Contains(path, "/blobs/uploads/"):
+		return "upload"
+	case strings.Contains(path, "/blobs/"):
+		return "blob"
+	case strings.Contains(path, "/tags/list"):
+		return "tags/list"
+	}
+	return path
+}
+
+// report prints the table of medians, ratios and aims.
+func report(results map[string][]sample, runs int, layerSize int64) {
+	ours, theirs := results["transport"], results["skopeo"]
+	has := len(theirs) > 0
+	dur := func(ss []sample, f func(sample) time.Duration) float64 {
+		v := make([]float64, len(ss))
+		for i, s := range ss {
+			v[i] = f(s).Seconds()
+		}
+		return median(v)
+	}
+	count := func(ss []sample, f func(sample) int) float64 {
+		v := make([]float64, len(ss))
+		for i, s := range ss {
+			v[i] = float64(f(s))
+		}
+		return median(v)
+	}
+	fmt.Printf("%-44s %10s %10s %7s  %s\n", fmt.Sprintf("median of %d run(s)", runs), "transport", "skopeo", "ratio", "aim")
+	// line prints a time row; aim 0 is a row for information, without one.
+	line := func(name string, f func(sample) time.Duration, aim float64) {
+		o := dur(ours, f)
+		if !has {
+			if aim == 0 {
+				fmt.Printf("%-44s %9.3fs %10s\n", name, o, "-")
+				return
+			}
+			fmt.Printf("%-44s %9.3fs %10s %7s  ≤ %.2f n/a\n", name, o, "-", "-", aim)
+			return
+		}
+		th := dur(theirs, f)
+		ratio := o / th
+		if aim == 0 {
+			fmt.Printf("%-44s %9.3fs %9.3fs %7.2f\n", name, o, th, ratio)
+			return
+		}
+		verdict := "PASS"
+		if ratio > aim {
+			verdict = "MISS"
+		}
+		fmt.Printf("%-44s %9.3fs %9.3fs %7.2f  ≤ %.2f %s\n", name, o, th, ratio, aim, verdict)
+	}
+	reqs := func(name string, f func(sample) int) {
+		o := count(ours, f)
+		if !has {
+			fmt.Printf("%-44s %10.0f %10s\n", name, o, "-")
+			return
+		}
+		th := count(theirs, f)
+		ratio := "-"
+		if th > 0 {
+			ratio = fmt.Sprintf("%.2f", o/th)
+		}
+		fmt.Printf("%-44s %10.0f %10.0f %7s\n", name, o, th, ratio)
+	}
+	line("process start and exit (--version)", func(s sample) time.Duration { return s.start }, 0)
+	line(fmt.Sprintf("fresh copy, 5×%d MB, registry→registry", layerSize>>20), func(s sample) time.Duration { return s.fresh }, aimFresh)
+	line("repeat copy, every blob at the destination", func(s sample) time.Duration { return s.repeat }, aimRepeat)
+	reqs("  HTTP requests, source + destination", func(s sample) int { return s.srcReqs + s.dstReqs })
+	reqs("  HTTP requests, source", func(s sample) int { return s.srcReqs })
+	reqs("  HTTP requests, destination", func(s sample) int { return s.dstReqs })
+	line(fmt.Sprintf("sync, %d tags, fresh destination", syncTags), func(s sample) time.Duration { return s.sync }, aimSync)
+	reqs("  HTTP requests, source + destination", func(s sample) int { return s.syncReqs })
+	reqs("  blob upload requests (PATCH, PUT)", func(s sample) int { return s.syncUploads })
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func round(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+
+// cpuModel is the "model name" of /proc/cpuinfo, or "unknown CPU".
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
 		}
 	}
-	return n
+	return "unknown CPU"
 }

@@ -9,94 +9,161 @@ import (
 	digest "github.com/opencontainers/go-digest"
 )
 
-// blobLocks serialises the upload of one blob to one destination
-// repository across the images a sync copies in parallel: the second image
-// that needs a blob waits for the first upload, then reuses it.
-type blobLocks struct {
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+// uploads coordinates the blob uploads of one sync, so that a blob that
+// several images copied in parallel need is sent once per destination
+// repository: while one image uploads a blob, the others wait, then find it
+// at the destination.
+//
+// Nothing is held between calls: an upload is marked in flight only inside
+// PutBlob, so that a copy which asks for a blob and then uploads something
+// else (a layer compressed on the fly) can never block another copy.
+type uploads struct {
+	mu       sync.Mutex
+	inflight map[string]chan struct{} // "repo@digest" → closed when the upload ends
 }
 
-func newBlobLocks() *blobLocks { return &blobLocks{locks: map[string]*sync.Mutex{}} }
+func newUploads() *uploads { return &uploads{inflight: map[string]chan struct{}{}} }
 
-func (b *blobLocks) get(repo string, d digest.Digest) *sync.Mutex {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	k := repo + "@" + d.String()
-	l, ok := b.locks[k]
-	if !ok {
-		l = &sync.Mutex{}
-		b.locks[k] = l
+func uploadKey(repo string, d digest.Digest) string { return repo + "@" + d.String() }
+
+// wait returns once no upload of key is in flight.
+func (u *uploads) wait(ctx context.Context, key string) error {
+	for {
+		u.mu.Lock()
+		ch, busy := u.inflight[key]
+		u.mu.Unlock()
+		if !busy {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	return l
 }
 
-// lockedRef is a destination reference whose blob uploads go through locks.
-type lockedRef struct {
+// begin waits until no upload of key is in flight, then marks one; the
+// caller must call the returned function when its upload has ended.
+func (u *uploads) begin(ctx context.Context, key string) (func(), error) {
+	for {
+		u.mu.Lock()
+		ch, busy := u.inflight[key]
+		if !busy {
+			ch = make(chan struct{})
+			u.inflight[key] = ch
+			u.mu.Unlock()
+			return func() {
+				u.mu.Lock()
+				delete(u.inflight, key)
+				u.mu.Unlock()
+				close(ch)
+			}, nil
+		}
+		u.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// sharedRef is a registry destination whose blob uploads go through
+// uploads. It also notes whether the last thing a copy did was writing the
+// manifest (see failedAfterManifest).
+type sharedRef struct {
 	types.ImageReference
-	repo  string
-	locks *blobLocks
+	repo    string
+	uploads *uploads
+	state   *destState
 }
 
-func (r lockedRef) NewImageDestination(ctx context.Context, sys *types.SystemContext) (types.ImageDestination, error) {
+// destState records the last call a copy made on a sharedRef's destination.
+type destState struct {
+	mu            sync.Mutex
+	afterManifest bool
+}
+
+func (s *destState) set(afterManifest bool) {
+	s.mu.Lock()
+	s.afterManifest = afterManifest
+	s.mu.Unlock()
+}
+
+func newSharedRef(ref types.ImageReference, repo string, u *uploads) sharedRef {
+	return sharedRef{ImageReference: ref, repo: repo, uploads: u, state: &destState{}}
+}
+
+// failedAfterManifest reports whether the most recent copy to r wrote its
+// manifest and then made no further call on the destination: a copy that
+// failed there failed while creating or storing signatures. containers/image
+// reaches a wrapped destination through the public interface only, which can
+// store "simple signing" signatures but not sigstore ones; such a copy is
+// worth repeating with the unwrapped reference.
+func (r sharedRef) failedAfterManifest() bool {
+	r.state.mu.Lock()
+	defer r.state.mu.Unlock()
+	return r.state.afterManifest
+}
+
+func (r sharedRef) NewImageDestination(ctx context.Context, sys *types.SystemContext) (types.ImageDestination, error) {
 	d, err := r.ImageReference.NewImageDestination(ctx, sys)
 	if err != nil {
 		return nil, err
 	}
-	return &lockedDest{ImageDestination: d, repo: r.repo, locks: r.locks, held: map[digest.Digest]*sync.Mutex{}}, nil
+	r.state.set(false)
+	return &sharedDest{ImageDestination: d, ref: r}, nil
 }
 
-type lockedDest struct {
+// sharedDest is the destination of a sharedRef.
+type sharedDest struct {
 	types.ImageDestination
-	repo  string
-	locks *blobLocks
-	mu    sync.Mutex
-	held  map[digest.Digest]*sync.Mutex
+	ref sharedRef
 }
 
-// TryReusingBlob takes the blob's lock; when the blob cannot be reused, the
-// lock stays held until PutBlob has uploaded it.
-func (d *lockedDest) TryReusingBlob(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache, canSubstitute bool) (bool, types.BlobInfo, error) {
-	if info.Digest == "" {
-		return d.ImageDestination.TryReusingBlob(ctx, info, cache, canSubstitute)
+// TryReusingBlob waits for an upload of the same blob to the same
+// repository by another image, then asks the destination.
+func (d *sharedDest) TryReusingBlob(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache, canSubstitute bool) (bool, types.BlobInfo, error) {
+	d.ref.state.set(false)
+	if info.Digest != "" {
+		if err := d.ref.uploads.wait(ctx, uploadKey(d.ref.repo, info.Digest)); err != nil {
+			return false, types.BlobInfo{}, err
+		}
 	}
-	l := d.locks.get(d.repo, info.Digest)
-	l.Lock()
-	ok, res, err := d.ImageDestination.TryReusingBlob(ctx, info, cache, canSubstitute)
-	if ok || err != nil {
-		l.Unlock()
-		return ok, res, err
-	}
-	d.mu.Lock()
-	d.held[info.Digest] = l
-	d.mu.Unlock()
-	return false, types.BlobInfo{}, nil
+	return d.ImageDestination.TryReusingBlob(ctx, info, cache, canSubstitute)
 }
 
-// PutBlob uploads under the blob's lock.
-func (d *lockedDest) PutBlob(ctx context.Context, stream io.Reader, info types.BlobInfo, cache types.BlobInfoCache, isConfig bool) (types.BlobInfo, error) {
-	if info.Digest == "" {
-		return d.ImageDestination.PutBlob(ctx, stream, info, cache, isConfig)
+// PutBlob uploads with the blob marked in flight. A registry destination
+// checks for the blob before uploading it, so an image that waited here for
+// another image's upload of the same blob sends nothing.
+func (d *sharedDest) PutBlob(ctx context.Context, stream io.Reader, info types.BlobInfo, cache types.BlobInfoCache, isConfig bool) (types.BlobInfo, error) {
+	d.ref.state.set(false)
+	if info.Digest != "" {
+		end, err := d.ref.uploads.begin(ctx, uploadKey(d.ref.repo, info.Digest))
+		if err != nil {
+			return types.BlobInfo{}, err
+		}
+		defer end()
 	}
-	d.mu.Lock()
-	l, held := d.held[info.Digest]
-	delete(d.held, info.Digest)
-	d.mu.Unlock()
-	if !held {
-		l = d.locks.get(d.repo, info.Digest)
-		l.Lock()
-	}
-	defer l.Unlock()
 	return d.ImageDestination.PutBlob(ctx, stream, info, cache, isConfig)
 }
 
-// Close releases any lock a failed copy left held.
-func (d *lockedDest) Close() error {
-	d.mu.Lock()
-	for k, l := range d.held {
-		l.Unlock()
-		delete(d.held, k)
+func (d *sharedDest) PutManifest(ctx context.Context, m []byte, instanceDigest *digest.Digest) error {
+	d.ref.state.set(false)
+	if err := d.ImageDestination.PutManifest(ctx, m, instanceDigest); err != nil {
+		return err
 	}
-	d.mu.Unlock()
-	return d.ImageDestination.Close()
+	d.ref.state.set(true)
+	return nil
+}
+
+func (d *sharedDest) PutSignatures(ctx context.Context, signatures [][]byte, instanceDigest *digest.Digest) error {
+	d.ref.state.set(false)
+	return d.ImageDestination.PutSignatures(ctx, signatures, instanceDigest)
+}
+
+func (d *sharedDest) Commit(ctx context.Context, unparsedToplevel types.UnparsedImage) error {
+	d.ref.state.set(false)
+	return d.ImageDestination.Commit(ctx, unparsedToplevel)
 }

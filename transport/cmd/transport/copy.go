@@ -10,6 +10,7 @@ import (
 	"github.com/containers/image/v5/docker/reference"
 	"github.com/containers/image/v5/manifest"
 	"github.com/containers/image/v5/pkg/compression"
+	"github.com/containers/image/v5/types"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
@@ -37,6 +38,10 @@ type copyOptions struct {
 	compressLevel    int
 	forceCompress    bool
 	decompress       bool
+	ociUncompressed  bool
+	precompute       bool
+	srcDaemonHost    string
+	destDaemonHost   string
 	parallelCopies   uint
 	sign             sign.Options
 }
@@ -74,9 +79,13 @@ to local disk; blobs the destination already has are not sent again.`,
 	f.StringSliceVar(&o.additionalTags, "additional-tag", nil, "additional `tags` (supports docker-archive)")
 	f.BoolVar(&o.compress, "dest-compress", false, "compress tarball image layers when saving to directory using the 'dir' transport")
 	f.StringVar(&o.compressFormat, "dest-compress-format", "", "`FORMAT` to use for compression (gzip, zstd, zstd:chunked)")
-	f.IntVar(&o.compressLevel, "dest-compress-level", 0, "`LEVEL` to use for compression")
+	f.IntVar(&o.compressLevel, "dest-compress-level", 0, "`LEVEL` to use for compression (gzip 1-9, zstd 1-20)")
 	f.BoolVar(&o.forceCompress, "force-compress-format", false, "use the --dest-compress-format even for layers the destination already has in another format")
 	f.BoolVar(&o.decompress, "dest-decompress", false, "decompress tarball image layers when saving to directory using the 'dir' transport")
+	f.BoolVar(&o.ociUncompressed, "dest-oci-accept-uncompressed-layers", false, "allow uncompressed image layers when saving to an OCI image using the 'oci' transport")
+	f.BoolVar(&o.precompute, "dest-precompute-digests", false, "precompute digests so that layers the destination registry has are not uploaded (layers compressed on the fly are then staged in --tmpdir)")
+	f.StringVar(&o.srcDaemonHost, "src-daemon-host", "", "use docker daemon `host` for a docker-daemon: source (default unix:///var/run/docker.sock)")
+	f.StringVar(&o.destDaemonHost, "dest-daemon-host", "", "use docker daemon `host` for a docker-daemon: destination (default unix:///var/run/docker.sock)")
 	f.UintVar(&o.parallelCopies, "image-parallel-copies", 0, "maximum number of image layers to be copied (pulled/pushed) simultaneously (default 6)")
 	f.StringVar(&o.sign.SignBy, "sign-by", "", "sign the image using a GPG key with the specified `FINGERPRINT`")
 	f.StringVar(&o.sign.SigstorePrivateKey, "sign-by-sigstore-private-key", "", "sign the image using a sigstore private key at `PATH`")
@@ -97,86 +106,19 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, srcName, dest
 	if err != nil {
 		return cli.Usage(err)
 	}
-	srcOpts, destOpts := o.src.options(g), o.dest.options(g)
-	if o.authFile != "" {
-		if srcOpts.AuthFile == "" {
-			srcOpts.AuthFile = o.authFile
-		}
-		if destOpts.AuthFile == "" {
-			destOpts.AuthFile = o.authFile
-		}
-	}
-	for _, t := range o.additionalTags {
-		named, err := reference.ParseNormalizedNamed(t)
-		if err != nil {
-			return cli.Usage(fmt.Errorf("invalid --additional-tag %q: %w", t, err))
-		}
-		tagged, ok := named.(reference.NamedTagged)
-		if !ok {
-			return cli.Usage(fmt.Errorf("invalid --additional-tag %q: it has no tag", t))
-		}
-		destOpts.DockerArchiveAdditionalTags = append(destOpts.DockerArchiveAdditionalTags, tagged)
-	}
-	srcCtx, err := srcOpts.SystemContext()
+	opts, err := o.copyOptions(cmd, g)
 	if err != nil {
-		return cli.Usage(fmt.Errorf("source: %w", err))
+		return err
 	}
-	destCtx, err := destOpts.SystemContext()
-	if err != nil {
-		return cli.Usage(fmt.Errorf("destination: %w", err))
-	}
-	warnings, err := config.CheckRegistries(srcCtx)
+	warnings, err := config.CheckRegistries(opts.SourceCtx)
 	if err != nil {
 		return err
 	}
 	for _, w := range warnings {
 		logrus.Warn(w.String())
 	}
-
-	copyOpts := image.CopyOptions{
-		SourceCtx:              srcCtx,
-		DestCtx:                destCtx,
-		PolicyPath:             g.policyPath,
-		InsecurePolicy:         g.insecurePolicy,
-		PreserveDigests:        o.preserveDigests,
-		RemoveSignatures:       o.removeSignatures,
-		DestDecompress:         o.decompress,
-		ForceCompressionFormat: o.forceCompress,
-		ImageParallelCopies:    o.parallelCopies,
-		RetryTimes:             o.retry.times,
-	}
-	if copyOpts.RetryDelay, err = o.retry.parseDelay(); err != nil {
-		return err
-	}
-	if copyOpts.ImageListSelection, err = listSelection(o.all, o.multiArch, cmd.Flags().Changed("multi-arch")); err != nil {
-		return err
-	}
-	if copyOpts.ForceManifestMIMEType, err = manifestType(o.format); err != nil {
-		return err
-	}
-	if o.compressFormat != "" {
-		alg, err := compression.AlgorithmByName(o.compressFormat)
-		if err != nil {
-			return cli.Usage(fmt.Errorf("invalid --dest-compress-format %q: %w", o.compressFormat, err))
-		}
-		copyOpts.DestCompression = &alg
-	}
-	if o.forceCompress && copyOpts.DestCompression == nil {
-		return cli.Usage(fmt.Errorf("--force-compress-format needs --dest-compress-format"))
-	}
-	if cmd.Flags().Changed("dest-compress-level") {
-		lvl := o.compressLevel
-		copyOpts.DestCompressionLevel = &lvl
-	}
-	if o.compress && copyOpts.DestCompression == nil {
-		alg := compression.Gzip
-		copyOpts.DestCompression = &alg
-	}
-	if o.compress {
-		destCtx.DirForceCompress = true
-	}
 	if o.sign.Enabled() || o.sign.Identity != "" {
-		if copyOpts.SignIdentity, err = sign.Identity(o.sign); err != nil {
+		if opts.SignIdentity, err = sign.Identity(o.sign); err != nil {
 			return cli.Usage(err)
 		}
 		signers, closeSigners, err := sign.Signers(ctx, o.sign)
@@ -184,13 +126,13 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, srcName, dest
 			return err
 		}
 		defer closeSigners()
-		copyOpts.Signers = signers
+		opts.Signers = signers
 	}
 	if !o.quiet && cli.IsTerminal(os.Stdout) {
-		copyOpts.Progress = os.Stdout
+		opts.Progress = os.Stdout
 	}
 
-	res, err := image.Copy(ctx, src, dest, copyOpts)
+	res, err := image.Copy(ctx, src, dest, opts)
 	if err != nil {
 		return err
 	}
@@ -200,6 +142,95 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, srcName, dest
 		}
 	}
 	return nil
+}
+
+// copyOptions turns the flags into image.CopyOptions (without signers).
+func (o *copyOptions) copyOptions(cmd *cobra.Command, g *globalOptions) (image.CopyOptions, error) {
+	var opts image.CopyOptions
+	srcCtx, destCtx, err := o.systemContexts(g)
+	if err != nil {
+		return opts, err
+	}
+	opts = image.CopyOptions{
+		SourceCtx:              srcCtx,
+		DestCtx:                destCtx,
+		PolicyPath:             g.policyPath,
+		InsecurePolicy:         g.insecurePolicy,
+		PreserveDigests:        o.preserveDigests,
+		RemoveSignatures:       o.removeSignatures,
+		ForceCompressionFormat: o.forceCompress,
+		ImageParallelCopies:    o.parallelCopies,
+		RetryTimes:             o.retry.times,
+	}
+	if opts.RetryDelay, err = o.retry.parseDelay(); err != nil {
+		return opts, err
+	}
+	if opts.ImageListSelection, err = listSelection(o.all, o.multiArch, cmd.Flags().Changed("multi-arch")); err != nil {
+		return opts, err
+	}
+	if opts.ForceManifestMIMEType, err = manifestType(o.format); err != nil {
+		return opts, err
+	}
+	if o.compressFormat != "" {
+		alg, err := compression.AlgorithmByName(o.compressFormat)
+		if err != nil {
+			return opts, cli.Usage(fmt.Errorf("invalid --dest-compress-format %q: %w", o.compressFormat, err))
+		}
+		opts.DestCompression = &alg
+	}
+	if o.forceCompress && opts.DestCompression == nil {
+		return opts, cli.Usage(fmt.Errorf("--force-compress-format needs --dest-compress-format"))
+	}
+	if cmd.Flags().Changed("dest-compress-level") {
+		lvl := o.compressLevel
+		opts.DestCompressionLevel = &lvl
+	}
+	return opts, nil
+}
+
+// systemContexts builds the source and destination SystemContexts.
+func (o *copyOptions) systemContexts(g *globalOptions) (*types.SystemContext, *types.SystemContext, error) {
+	srcOpts, destOpts := o.src.options(g), o.dest.options(g)
+	// --authfile serves both sides unless a side has its own.
+	if srcOpts.AuthFile == "" {
+		srcOpts.AuthFile = o.authFile
+	}
+	if destOpts.AuthFile == "" {
+		destOpts.AuthFile = o.authFile
+	}
+	for _, t := range o.additionalTags {
+		named, err := reference.ParseNormalizedNamed(t)
+		if err != nil {
+			return nil, nil, cli.Usage(fmt.Errorf("invalid --additional-tag %q: %w", t, err))
+		}
+		tagged, ok := named.(reference.NamedTagged)
+		if !ok {
+			return nil, nil, cli.Usage(fmt.Errorf("invalid --additional-tag %q: it has no tag", t))
+		}
+		destOpts.DockerArchiveAdditionalTags = append(destOpts.DockerArchiveAdditionalTags, tagged)
+	}
+	srcCtx, err := srcOpts.SystemContext()
+	if err != nil {
+		return nil, nil, cli.Usage(fmt.Errorf("source: %w", err))
+	}
+	destCtx, err := destOpts.SystemContext()
+	if err != nil {
+		return nil, nil, cli.Usage(fmt.Errorf("destination: %w", err))
+	}
+	if o.compress && o.decompress {
+		return nil, nil, cli.Usage(fmt.Errorf("--dest-compress and --dest-decompress conflict"))
+	}
+	if o.srcDaemonHost != "" {
+		srcCtx.DockerDaemonHost, srcCtx.DockerDaemonCertPath = o.srcDaemonHost, o.src.certDir
+	}
+	if o.destDaemonHost != "" {
+		destCtx.DockerDaemonHost, destCtx.DockerDaemonCertPath = o.destDaemonHost, o.dest.certDir
+	}
+	destCtx.DirForceCompress = o.compress
+	destCtx.DirForceDecompress = o.decompress
+	destCtx.OCIAcceptUncompressedLayers = o.ociUncompressed
+	destCtx.DockerRegistryPushPrecomputeDigests = o.precompute
+	return srcCtx, destCtx, nil
 }
 
 // listSelection maps --all and --multi-arch to containers/image's choice.

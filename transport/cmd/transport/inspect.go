@@ -53,6 +53,13 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, name st
 	if o.raw && o.format != "" {
 		return cli.Usage(fmt.Errorf("--format cannot be used with --raw"))
 	}
+	var tmpl *format.Template
+	if o.format != "" {
+		var err error
+		if tmpl, err = format.Parse(o.format); err != nil {
+			return cli.Usage(err)
+		}
+	}
 	ref, err := image.ParseReference(name)
 	if err != nil {
 		return cli.Usage(err)
@@ -67,38 +74,30 @@ func runInspect(cmd *cobra.Command, g *globalOptions, o *inspectOptions, name st
 	}
 	r := retry.Options{Times: o.retry.times, Delay: delay, What: "inspecting " + name}
 	out := cmd.OutOrStdout()
+	var v any
 	switch {
-	case o.config:
-		b, err := inspect.Config(ctx, ref, sys, o.raw, r)
-		if err != nil {
-			return err
-		}
-		if o.raw {
-			_, err = out.Write(b)
-			return err
-		}
-		_, err = fmt.Fprintf(out, "%s\n", b)
-		return err
 	case o.raw:
-		b, err := inspect.RawManifest(ctx, ref, sys, r)
+		var b []byte
+		if o.config {
+			b, err = inspect.RawConfig(ctx, ref, sys, r)
+		} else {
+			b, err = inspect.RawManifest(ctx, ref, sys, r)
+		}
 		if err != nil {
 			return err
 		}
 		_, err = out.Write(b)
 		return err
+	case o.config:
+		v, err = inspect.Config(ctx, ref, sys, r)
+	default:
+		v, err = inspect.Inspect(ctx, ref, sys, inspect.Options{NoTags: o.noTags, Retry: r})
 	}
-	var tmpl *format.Template
-	if o.format != "" {
-		if tmpl, err = format.Parse(o.format); err != nil {
-			return cli.Usage(err)
-		}
-	}
-	info, err := inspect.Inspect(ctx, ref, sys, inspect.Options{NoTags: o.noTags, Retry: r})
 	if err != nil {
 		return err
 	}
 	if tmpl != nil {
-		return tmpl.Execute(out, info)
+		return tmpl.Execute(out, v)
 	}
-	return format.JSON(out, info)
+	return format.JSON(out, v)
 }

@@ -9,36 +9,40 @@ import (
 	"github.com/ocisuite/suite/transport/inspect"
 )
 
+type listTagsOptions struct {
+	image *imageFlags
+	retry *retryFlags
+}
+
 func newListTagsCmd(g *globalOptions) *cobra.Command {
-	var img *imageFlags
-	var r *retryFlags
+	o := &listTagsOptions{}
 	cmd := &cobra.Command{
-		Use:     "list-tags [flags] docker://REPOSITORY",
-		Short:   "List the tags of a repository",
-		Example: `  transport list-tags docker://registry.example/app`,
-		Args:    cli.ExactArgs(1),
+		Use:   "list-tags [flags] docker://REPOSITORY | docker-archive:PATH",
+		Short: "List the tags of a repository or the images of a docker archive",
+		Long: `List the tags of a registry repository (given without a tag or digest),
+or the references stored in a docker-archive file, as JSON.`,
+		Example: `  transport list-tags docker://registry.example/app
+  transport list-tags docker-archive:app.tar`,
+		Args: cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := g.commandContext(cmd)
 			defer cancel()
-			sys, err := img.systemContext(g)
+			sys, err := o.image.systemContext(g)
 			if err != nil {
 				return cli.Usage(err)
 			}
-			delay, err := r.parseDelay()
+			delay, err := o.retry.parseDelay()
 			if err != nil {
 				return err
 			}
-			repo, tags, err := inspect.Tags(ctx, args[0], sys, retry.Options{Times: r.times, Delay: delay, What: "listing tags"})
+			tags, err := inspect.ListTags(ctx, args[0], sys, retry.Options{Times: o.retry.times, Delay: delay, What: "listing the tags of " + args[0]})
 			if err != nil {
 				return err
 			}
-			return format.JSON(cmd.OutOrStdout(), struct {
-				Repository string
-				Tags       []string
-			}{repo, tags})
+			return format.JSON(cmd.OutOrStdout(), tags)
 		},
 	}
-	img = addImageFlags(cmd.Flags(), "")
-	r = addRetryFlags(cmd.Flags())
+	o.image = addImageFlags(cmd.Flags(), "")
+	o.retry = addRetryFlags(cmd.Flags())
 	return cmd
 }

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
+	"golang.org/x/sys/unix"
 
 	"github.com/ocisuite/suite/shared/auth"
 	"github.com/ocisuite/suite/shared/cli"
@@ -71,34 +71,50 @@ func runLogin(cmd *cobra.Command, g *globalOptions, o *loginOptions, registry st
 	if o.password != "" && o.passwordStdin {
 		return cli.Usage(fmt.Errorf("--password and --password-stdin cannot be used together"))
 	}
-	stdin := cmd.InOrStdin()
-	interactive := cli.IsTerminal(os.Stdin) && stdin == os.Stdin
+	if o.passwordStdin && o.username == "" {
+		return cli.Usage(fmt.Errorf("--password-stdin needs --username"))
+	}
+	stdin := bufio.NewReader(cmd.InOrStdin())
 	if o.passwordStdin {
-		if o.username == "" {
-			return cli.Usage(fmt.Errorf("--password-stdin needs --username"))
-		}
-		line, err := bufio.NewReader(stdin).ReadString('\n')
+		line, err := stdin.ReadString('\n')
 		if err != nil && err != io.EOF {
 			return fmt.Errorf("reading the password from stdin: %w", err)
 		}
 		o.password = strings.TrimRight(line, "\r\n")
-	}
-	if o.username == "" && interactive {
-		fmt.Fprint(out, "Username: ")
-		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil {
-			return fmt.Errorf("reading the username: %w", err)
+		if o.password == "" {
+			return fmt.Errorf("logging in to %s: no password on stdin", registry)
 		}
-		o.username = strings.TrimSpace(line)
 	}
-	if o.password == "" && interactive {
-		fmt.Fprint(out, "Password: ")
-		b, err := term.ReadPassword(int(os.Stdin.Fd()))
-		fmt.Fprintln(out)
-		if err != nil {
-			return fmt.Errorf("reading the password: %w", err)
+	if o.username == "" && o.password == "" {
+		// Reuse stored credentials that still work, like podman.
+		if c, err := auth.Stored(sys, registry); err == nil && c.Username != "" && c.Password != "" {
+			fmt.Fprintf(out, "Authenticating with existing credentials for %s\n", registry)
+			err := auth.Check(ctx, sys, registry, c.Username, c.Password)
+			if err == nil {
+				_, err = fmt.Fprintf(out, "Existing credentials are valid. Already logged in to %s\n", registry)
+				return err
+			}
+			if ctx.Err() != nil {
+				return err
+			}
+			fmt.Fprintf(out, "Existing credentials are invalid, please enter valid username and password (%v)\n", err)
 		}
-		o.password = string(b)
+	}
+	// Prompt for what is missing when a user is at the terminal.
+	if (o.username == "" || o.password == "") && cmd.InOrStdin() == os.Stdin && cli.IsTerminal(os.Stdin) {
+		if o.username == "" {
+			fmt.Fprint(out, "Username: ")
+			line, err := stdin.ReadString('\n')
+			if err != nil {
+				return fmt.Errorf("reading the username: %w", err)
+			}
+			o.username = strings.TrimSpace(line)
+		}
+		if o.password == "" {
+			if o.password, err = readPassword(os.Stdin, stdin, out, "Password: "); err != nil {
+				return fmt.Errorf("reading the password: %w", err)
+			}
+		}
 	}
 	path, err := auth.Login(ctx, sys, registry, o.username, o.password)
 	if err != nil {
@@ -109,4 +125,31 @@ func runLogin(cmd *cobra.Command, g *globalOptions, o *loginOptions, registry st
 	}
 	_, err = fmt.Fprintln(out, "Login Succeeded!")
 	return err
+}
+
+// readPassword reads one line from the terminal tty (through in, which
+// reads it) with echo off. Echo is switched off before the prompt is
+// written, so nothing typed after the prompt appears is ever echoed.
+func readPassword(tty *os.File, in *bufio.Reader, out io.Writer, prompt string) (string, error) {
+	fd := int(tty.Fd())
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return "", err
+	}
+	quiet := *old
+	quiet.Lflag &^= unix.ECHO
+	quiet.Lflag |= unix.ICANON | unix.ISIG
+	quiet.Iflag |= unix.ICRNL
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err != nil {
+		return "", err
+	}
+	// Restoring the user's terminal is best effort.
+	defer func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, old) }()
+	fmt.Fprint(out, prompt)
+	line, err := in.ReadString('\n')
+	fmt.Fprintln(out)
+	if err != nil && (err != io.EOF || line == "") {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }

@@ -3,9 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/containers/image/v5/copy"
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
 	"github.com/ocisuite/suite/shared/cli"
@@ -28,6 +28,7 @@ type syncOptions struct {
 	format           string
 	jobs             int
 	digestFile       string
+	summaryFormat    string
 	sign             sign.Options
 }
 
@@ -67,8 +68,9 @@ printed at the end, and the exit code is 1 if any image failed.`,
 	f.BoolVar(&o.preserveDigests, "preserve-digests", false, "preserve digests during copying; fail if they cannot be preserved")
 	f.BoolVar(&o.removeSignatures, "remove-signatures", false, "do not copy signatures from the source images")
 	f.StringVarP(&o.format, "format", "f", "", "`MANIFEST TYPE` (oci, v2s2) to use at the destination")
-	f.IntVarP(&o.jobs, "jobs", "j", 8, "how many images to copy at once")
+	f.IntVarP(&o.jobs, "jobs", "j", imagesync.DefaultJobs, "how many images to copy at once")
 	f.StringVar(&o.digestFile, "digestfile", "", "write `file` with one line per copied image: DIGEST DESTINATION")
+	f.StringVar(&o.summaryFormat, "summary-format", "text", "print the final summary as `text` or json")
 	f.StringVar(&o.sign.SignBy, "sign-by", "", "sign the images using a GPG key with the specified `FINGERPRINT`")
 	f.StringVar(&o.sign.SigstorePrivateKey, "sign-by-sigstore-private-key", "", "sign the images using a sigstore private key at `PATH`")
 	f.StringVar(&o.sign.PassphraseFile, "sign-passphrase-file", "", "read a passphrase for signing from `PATH`")
@@ -78,51 +80,8 @@ printed at the end, and the exit code is 1 if any image failed.`,
 func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions, source, destination string) error {
 	ctx, cancel := g.commandContext(cmd)
 	defer cancel()
-	if o.srcKind == "" || o.destKind == "" {
-		return cli.Usage(fmt.Errorf("--src and --dest are required"))
-	}
-	if o.jobs < 1 {
-		return cli.Usage(fmt.Errorf("invalid --jobs %d: want at least 1", o.jobs))
-	}
-	srcOpts, destOpts := o.src.options(g), o.dest.options(g)
-	if o.authFile != "" {
-		if srcOpts.AuthFile == "" {
-			srcOpts.AuthFile = o.authFile
-		}
-		if destOpts.AuthFile == "" {
-			destOpts.AuthFile = o.authFile
-		}
-	}
-	srcCtx, err := srcOpts.SystemContext()
+	opts, err := o.syncOptions(g, source, destination)
 	if err != nil {
-		return cli.Usage(fmt.Errorf("source: %w", err))
-	}
-	destCtx, err := destOpts.SystemContext()
-	if err != nil {
-		return cli.Usage(fmt.Errorf("destination: %w", err))
-	}
-	opts := imagesync.Options{
-		SourceKind:  o.srcKind,
-		DestKind:    o.destKind,
-		Source:      source,
-		Destination: destination,
-		SourceCtx:   srcCtx,
-		DestCtx:     destCtx,
-		Scoped:      o.scoped,
-		DryRun:      o.dryRun,
-		KeepGoing:   o.keepGoing,
-		Jobs:        o.jobs,
-	}
-	opts.Copy.PolicyPath, opts.Copy.InsecurePolicy = g.policyPath, g.insecurePolicy
-	opts.Copy.PreserveDigests, opts.Copy.RemoveSignatures = o.preserveDigests, o.removeSignatures
-	opts.Copy.RetryTimes = o.retry.times
-	if opts.Copy.RetryDelay, err = o.retry.parseDelay(); err != nil {
-		return err
-	}
-	if o.all {
-		opts.Copy.ImageListSelection = copy.CopyAllImages
-	}
-	if opts.Copy.ForceManifestMIMEType, err = manifestType(o.format); err != nil {
 		return err
 	}
 	if o.sign.Enabled() {
@@ -133,7 +92,7 @@ func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions, source, desti
 		defer closeSigners()
 		opts.Copy.Signers = signers
 	}
-	if cli.IsTerminal(os.Stdout) || o.dryRun {
+	if cli.IsTerminal(os.Stdout) || logrus.IsLevelEnabled(logrus.InfoLevel) || o.dryRun {
 		opts.Log = cmd.OutOrStdout()
 	}
 
@@ -141,18 +100,11 @@ func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions, source, desti
 	if err != nil {
 		return err
 	}
-	if o.digestFile != "" {
-		var b strings.Builder
-		for _, r := range summary.Results {
-			if r.Status == imagesync.Copied {
-				fmt.Fprintf(&b, "%s %s\n", r.Digest, r.Destination)
-			}
-		}
-		if err := os.WriteFile(o.digestFile, []byte(b.String()), 0o644); err != nil {
-			return fmt.Errorf("writing digest file: %w", err)
-		}
+	write := imagesync.WriteSummary
+	if o.summaryFormat == "json" {
+		write = imagesync.WriteSummaryJSON
 	}
-	if err := imagesync.WriteSummary(cmd.OutOrStdout(), summary); err != nil {
+	if err := write(cmd.OutOrStdout(), summary); err != nil {
 		return err
 	}
 	if n := summary.Count(imagesync.Failed); n > 0 {
@@ -162,4 +114,61 @@ func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions, source, desti
 		return fmt.Errorf("sync interrupted: %w", ctx.Err())
 	}
 	return nil
+}
+
+// syncOptions turns the flags into imagesync.Options (without signers).
+func (o *syncOptions) syncOptions(g *globalOptions, source, destination string) (imagesync.Options, error) {
+	var opts imagesync.Options
+	if o.srcKind == "" || o.destKind == "" {
+		return opts, cli.Usage(fmt.Errorf("--src and --dest are required"))
+	}
+	if o.jobs < 1 {
+		return opts, cli.Usage(fmt.Errorf("invalid --jobs %d: want at least 1", o.jobs))
+	}
+	if o.summaryFormat != "text" && o.summaryFormat != "json" {
+		return opts, cli.Usage(fmt.Errorf("invalid --summary-format %q: want text or json", o.summaryFormat))
+	}
+	srcOpts, destOpts := o.src.options(g), o.dest.options(g)
+	// --authfile serves both sides unless a side has its own.
+	if srcOpts.AuthFile == "" {
+		srcOpts.AuthFile = o.authFile
+	}
+	if destOpts.AuthFile == "" {
+		destOpts.AuthFile = o.authFile
+	}
+	srcCtx, err := srcOpts.SystemContext()
+	if err != nil {
+		return opts, cli.Usage(fmt.Errorf("source: %w", err))
+	}
+	destCtx, err := destOpts.SystemContext()
+	if err != nil {
+		return opts, cli.Usage(fmt.Errorf("destination: %w", err))
+	}
+	opts = imagesync.Options{
+		SourceKind:  o.srcKind,
+		DestKind:    o.destKind,
+		Source:      source,
+		Destination: destination,
+		SourceCtx:   srcCtx,
+		DestCtx:     destCtx,
+		Scoped:      o.scoped,
+		DryRun:      o.dryRun,
+		KeepGoing:   o.keepGoing,
+		Jobs:        o.jobs,
+		DigestFile:  o.digestFile,
+	}
+	c := &opts.Copy
+	c.PolicyPath, c.InsecurePolicy = g.policyPath, g.insecurePolicy
+	c.PreserveDigests, c.RemoveSignatures = o.preserveDigests, o.removeSignatures
+	c.RetryTimes = o.retry.times
+	if c.RetryDelay, err = o.retry.parseDelay(); err != nil {
+		return opts, err
+	}
+	if o.all {
+		c.ImageListSelection = copy.CopyAllImages
+	}
+	if c.ForceManifestMIMEType, err = manifestType(o.format); err != nil {
+		return opts, err
+	}
+	return opts, nil
 }

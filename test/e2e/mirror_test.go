@@ -2,9 +2,14 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ocisuite/suite/test/bin"
@@ -66,13 +71,21 @@ insecure = true
 	}
 }
 
-// TestMirrorFallback: a stopped mirror and a mirror without the image are
-// skipped, and the copy reads from the next endpoint, logging the fallback.
+// TestMirrorFallback: a stopped mirror, a mirror answering 500 and a
+// mirror without the image are skipped, and the copy reads from the next
+// endpoint, logging each endpoint it tries.
 func TestMirrorFallback(t *testing.T) {
 	img := fixture.Busybox(t)
 	primary := registry.Start(t, registry.Options{})
 	dead := registry.Start(t, registry.Options{})
 	empty := registry.Start(t, registry.Options{})
+	var broken atomic.Int32
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		broken.Add(1)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	}))
+	t.Cleanup(failing.Close)
+	failingAddr := strings.TrimPrefix(failing.URL, "http://")
 	fixture.Push(t, img, primary.Ref("app/bb:1"), primary.SystemContext())
 	dead.Kill()
 	_, env := registriesConf(t, fmt.Sprintf(`
@@ -85,19 +98,93 @@ insecure = true
 [[registry.mirror]]
 location = %q
 insecure = true
-`, primary.Addr, dead.Addr, empty.Addr))
-	res := bin.Run(t, env, "transport", "--log-level", "info", "copy", primary.Ref("app/bb:1"), "dir:"+t.TempDir())
+[[registry.mirror]]
+location = %q
+insecure = true
+`, primary.Addr, dead.Addr, failingAddr, empty.Addr))
+	out := t.TempDir()
+	res := bin.Run(t, env, "transport", "--log-level", "info", "copy", primary.Ref("app/bb:1"), "dir:"+out)
 	if res.Code != 0 {
 		t.Fatalf("copy with failing mirrors: %s", res.Stderr)
 	}
-	if manifestGets(empty, "app/bb") == 0 || manifestGets(primary, "app/bb") == 0 {
+	if broken.Load() == 0 || manifestGets(empty, "app/bb") == 0 || manifestGets(primary, "app/bb") == 0 {
 		t.Fatal("the endpoints were not tried in order")
 	}
-	for _, addr := range []string{dead.Addr, empty.Addr, primary.Addr} {
+	for _, addr := range []string{dead.Addr, failingAddr, empty.Addr, primary.Addr} {
 		if !strings.Contains(res.Stderr, addr) {
 			t.Fatalf("the info log does not name endpoint %s: %s", addr, res.Stderr)
 		}
 	}
+	if _, err := os.Stat(filepath.Join(out, img.Layers[0].Encoded())); err != nil {
+		t.Fatalf("the layer did not arrive: %v", err)
+	}
+}
+
+// TestMirrorBlobServerErrorFallback: a mirror that serves the manifest but
+// answers 500 for blobs is retried (--retry-times), then replaced by the
+// next mirror (the failing one is not tried again); the fallback is logged
+// with the endpoint and the error, and the trust policy still judges the
+// image by its own name, not the mirror's.
+func TestMirrorBlobServerErrorFallback(t *testing.T) {
+	img := fixture.Busybox(t)
+	primary := registry.Start(t, registry.Options{})
+	mirror := registry.Start(t, registry.Options{})
+	second := registry.Start(t, registry.Options{})
+	for _, r := range []*registry.Registry{primary, mirror, second} {
+		fixture.Push(t, img, r.Ref("app/bb:1"), r.SystemContext())
+	}
+	target, _ := url.Parse(mirror.URL())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var layerErrors atomic.Int32
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/blobs/sha256:") && r.Method == http.MethodGet {
+			if strings.HasSuffix(r.URL.Path, img.Layers[0].String()) {
+				layerErrors.Add(1)
+			}
+			http.Error(w, "storage backend down", http.StatusInternalServerError)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	frontAddr := strings.TrimPrefix(front.URL, "http://")
+	_, env := registriesConf(t, fmt.Sprintf(`
+[[registry]]
+location = %q
+insecure = true
+[[registry.mirror]]
+location = %q
+insecure = true
+[[registry.mirror]]
+location = %q
+insecure = true
+`, primary.Addr, frontAddr, second.Addr))
+	// Only images named after the primary registry are accepted.
+	policy := writeFile(t, "policy.json", fmt.Sprintf(`{"default":[{"type":"reject"}],"transports":{"docker":{%q:[{"type":"insecureAcceptAnything"}]},"dir":{"":[{"type":"insecureAcceptAnything"}]}}}`, primary.Addr))
+	out := t.TempDir()
+	res := bin.Run(t, env, "transport", "--log-level", "info", "--policy", policy, "copy", "--retry-times", "1", "--retry-delay", "10ms", primary.Ref("app/bb:1"), "dir:"+out)
+	if res.Code != 0 {
+		t.Fatalf("copy with a mirror failing on blobs: %s", res.Stderr)
+	}
+	// Two attempts (--retry-times 1) on the mirror, none after the fallback.
+	if manifestGets(mirror, "app/bb") == 0 || layerErrors.Load() != 2 {
+		t.Fatalf("the mirror was asked %d times for the layer, want 2 (one attempt and one retry)", layerErrors.Load())
+	}
+	if !strings.Contains(res.Stderr, "retrying") || !strings.Contains(res.Stderr, "falling back to mirror "+second.Addr) || !strings.Contains(res.Stderr, "500") {
+		t.Fatalf("retry and fallback not logged at info level: %s", res.Stderr)
+	}
+	if countRequests(second, "GET", "/v2/app/bb/blobs/"+img.Layers[0].String()) != 1 || blobGets(primary, "app/bb")+manifestGets(primary, "app/bb") != 0 {
+		t.Fatal("the layer was not read from the second mirror alone")
+	}
+	if _, err := os.Stat(filepath.Join(out, img.Layers[0].Encoded())); err != nil {
+		t.Fatalf("the layer did not arrive: %v", err)
+	}
+	// The same image named after the mirror is rejected by that policy.
+	res = bin.Run(t, nil, "transport", "--policy", policy, "copy", "--src-tls-verify=false", second.Ref("app/bb:1"), "dir:"+t.TempDir())
+	if res.Code != 1 {
+		t.Fatalf("copy named after the mirror: exit %d, want 1 (policy rejection)", res.Code)
+	}
+	assertOneLine(t, res.Stderr, "rejected")
 }
 
 // TestMirrorBlobErrorFallback: a mirror that has the manifest but loses a
@@ -164,10 +251,10 @@ pull-from-mirror = "digest-only"
 	}
 }
 
-// TestRegistriesInsecureAndBlocked: insecure = true allows plain HTTP
-// without flags; blocked = true refuses with the config file named; an
-// unknown key is warned about.
-func TestRegistriesInsecureAndBlocked(t *testing.T) {
+// TestCopyRegistriesConf: insecure = true allows plain HTTP without flags;
+// blocked = true refuses with the config file named; an unknown key is
+// warned about, one line naming the file and the key.
+func TestCopyRegistriesConf(t *testing.T) {
 	img := fixture.Busybox(t)
 	reg := registry.Start(t, registry.Options{})
 	blocked := registry.Start(t, registry.Options{})

@@ -23,8 +23,9 @@ func waitUploaded(t *testing.T, p *registry.Proxy, n int64) {
 	}
 }
 
-// TestFaultRegistryRestartsMidCopy: the destination dies during the upload
-// and comes back; the copy retries and completes.
+// TestFaultRegistryRestartsMidCopy: the destination dies after the first
+// layer arrived, while the next one is on its way, and comes back; the
+// copy retries, completes, and does not send the first layer again.
 func TestFaultRegistryRestartsMidCopy(t *testing.T) {
 	img := fixture.MultiLayer(t, 4, 2<<20)
 	reg := registry.Start(t, registry.Options{})
@@ -33,9 +34,9 @@ func TestFaultRegistryRestartsMidCopy(t *testing.T) {
 
 	done := make(chan bin.Result, 1)
 	go func() {
-		done <- bin.Run(t, nil, "transport", "copy", "--retry-times", "5", "--retry-delay", "500ms", "--dest-tls-verify=false", img.Ref(), dest)
+		done <- bin.Run(t, nil, "transport", "--log-level", "info", "copy", "--image-parallel-copies", "1", "--retry-times", "5", "--retry-delay", "500ms", "--dest-tls-verify=false", img.Ref(), dest)
 	}()
-	waitUploaded(t, proxy, 2<<20)
+	first := waitBlobStored(t, reg)
 	reg.Kill()
 	time.Sleep(300 * time.Millisecond)
 	reg.Restart(t)
@@ -43,10 +44,36 @@ func TestFaultRegistryRestartsMidCopy(t *testing.T) {
 	if res.Code != 0 {
 		t.Fatalf("copy did not survive a registry restart: exit %d: %s", res.Code, res.Stderr)
 	}
+	if !strings.Contains(res.Stderr, "retrying") {
+		t.Fatalf("the copy was not interrupted by the crash: %s", res.Stderr)
+	}
 	_, _, d := getManifest(t, reg, "faulty", "1")
 	if d != img.Digest.String() {
 		t.Fatalf("digest after restart %s, want %s", d, img.Digest)
 	}
+	if n := countRequests(reg, "PUT", "/v2/faulty/blobs/uploads/", "digest="+first); n != 1 {
+		t.Fatalf("the layer stored before the crash was uploaded %d times, want 1", n)
+	}
+}
+
+// waitBlobStored waits for the first completed blob upload in reg's log
+// and returns its digest as it appears in the query ("sha256%3A…").
+func waitBlobStored(t *testing.T, reg *registry.Registry) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, q := range reg.Requests() {
+			if q.Method == "PUT" && q.Status == 201 && strings.Contains(q.Path, "/blobs/uploads/") {
+				if _, d, ok := strings.Cut(q.Path, "digest="); ok {
+					d, _, _ = strings.Cut(d, "&")
+					return d
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no blob upload completed within 60s")
+	return ""
 }
 
 // TestFaultRegistryStaysDown: the destination dies and stays down; the copy
