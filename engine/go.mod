@@ -3,6 +3,7 @@ module github.com/ocisuite/suite/engine
 go 1.24.0
 
 require (
+	github.com/ocisuite/suite/config v0.0.0-00010101000000-000000000000
 	github.com/checkpoint-restore/go-criu/v7 v7.2.0
 	github.com/containers/image/v5 v5.36.2
 	github.com/containers/storage v1.59.1

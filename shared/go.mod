@@ -3,6 +3,7 @@ module github.com/ocisuite/suite/shared
 go 1.24.0
 
 require (
+	github.com/ocisuite/suite/config v0.0.0-00010101000000-000000000000
 	github.com/BurntSushi/toml v1.6.0
 	github.com/containers/image/v5 v5.36.2
 	github.com/docker/distribution v2.8.3+incompatible
@@ -13,6 +14,7 @@ require (
 )
 
 require (
+	github.com/ocisuite/suite/config v0.0.0-00010101000000-000000000000
 	dario.cat/mergo v1.0.2 // indirect
 	github.com/Azure/go-ansiterm v0.0.0-20261006220739-8c912ac31dd4 // indirect
 	github.com/Microsoft/go-winio v0.6.2 // indirect

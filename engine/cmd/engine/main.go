@@ -3,24 +3,15 @@
 package main
 
 import (
-	"github.com/containers/storage/pkg/reexec"
 	"os"
 
-	"github.com/spf13/cobra"
+	"github.com/containers/storage/pkg/reexec"
 
 	"github.com/ocisuite/suite/shared/cli"
 )
 
 // exitCodes follow podman: 125 for an error of the engine itself.
 var exitCodes = cli.Codes{Default: 125, Usage: 125}
-
-func newRootCmd() *cobra.Command {
-	return cli.Root(&cobra.Command{
-		Use:   "engine",
-		Short: "Run OCI containers and pods with no daemon",
-		Args:  cobra.NoArgs,
-	})
-}
 
 func main() {
 	// containers/storage re-executes this binary for some operations.

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/ocisuite/suite/shared/cli"
+	"github.com/ocisuite/suite/shared/store"
+)
+
+// globalOptions are the flags every engine command accepts (podman's names).
+type globalOptions struct {
+	store          store.Options
+	runtime        string // --runtime: name or path of the OCI runtime
+	conmon         string // --conmon: path of conmon
+	registriesConf string // --registries-conf
+	cgroupManager  string // --cgroup-manager: only cgroupfs is supported
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "engine",
+		Short: "Run OCI containers and manage images with no daemon",
+		Long: `engine manages images and runs OCI containers with no daemon: each command
+does its work and exits, and every running container's parent is its own
+monitor (conmon). Its commands and flags follow podman's, so that
+'alias docker=engine' keeps working.`,
+		Args: cobra.NoArgs,
+	}
+	cli.Root(root)
+	f := root.PersistentFlags()
+	f.StringVar(&g.store.GraphRoot, "root", "", "storage root `dir` (default: storage.conf's graphroot)")
+	f.StringVar(&g.store.RunRoot, "runroot", "", "storage state `dir` (default: storage.conf's runroot)")
+	f.StringVar(&g.store.Driver, "storage-driver", "", "storage `driver` (default: storage.conf's driver)")
+	f.StringArrayVar(&g.store.DriverOptions, "storage-opt", nil, "storage driver `option` (replaces storage.conf's options)")
+	f.StringVar(&g.runtime, "runtime", "", "OCI runtime `name` or path (default: containers.conf's, runc)")
+	f.StringVar(&g.conmon, "conmon", "", "`path` of conmon (default: containers.conf's conmon_path)")
+	f.StringVar(&g.registriesConf, "registries-conf", "", "use `path` instead of the system registries.conf")
+	f.StringVar(&g.cgroupManager, "cgroup-manager", "cgroupfs", "cgroup `manager`: only cgroupfs is supported")
+
+	root.AddCommand(imageCommands(g)...)
+	root.AddCommand(containerCommands(g)...)
+	return root
+}
