@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -41,7 +42,10 @@ func newRootCmd() *cobra.Command {
 local storage. It reads the standard containers configuration: registries.conf
 (mirrors, insecure and blocked registries, short-name aliases), policy.json,
 registries.d, auth.json and certs.d.`,
-		Args: cobra.NoArgs,
+		// Runnable, so that an unknown command is an error (cobra would
+		// print the help and exit 0 for a root without a Run).
+		Args: cobra.ArbitraryArgs,
+		RunE: requireSubcommand,
 	}
 	cli.Root(root)
 	f := root.PersistentFlags()
@@ -69,4 +73,13 @@ registries.d, auth.json and certs.d.`,
 		newStandaloneVerifyCmd(g),
 	)
 	return root
+}
+
+// requireSubcommand shows the help without arguments and refuses an unknown
+// command, as skopeo does.
+func requireSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return cli.Usage(fmt.Errorf("unrecognized command %q (see '%s --help')", args[0], cmd.CommandPath()))
+	}
+	return cmd.Help()
 }
