@@ -152,9 +152,9 @@ func TestRegistriesConfDropIns(t *testing.T) {
 	b := registry.Start(t, registry.Options{})
 	c := registry.Start(t, registry.Options{})
 	home, env := userConfig(t, map[string]string{
-		userContainers + "registries.conf": fmt.Sprintf("[[registry]]\nlocation = %q\ninsecure = true\n", a.Addr),
-		userContainers + "registries.conf.d/10-b.conf": fmt.Sprintf("[[registry]]\nlocation = %q\ninsecure = true\n", b.Addr),
-		userContainers + "registries.conf.d/20-c.conf": fmt.Sprintf("[[registry]]\nlocation = %q\nblocked = true\nmirrors = [\"nowhere\"]\n", c.Addr),
+		userContainers + "registries.conf":               fmt.Sprintf("[[registry]]\nlocation = %q\ninsecure = true\n", a.Addr),
+		userContainers + "registries.conf.d/10-b.conf":   fmt.Sprintf("[[registry]]\nlocation = %q\ninsecure = true\n", b.Addr),
+		userContainers + "registries.conf.d/20-c.conf":   fmt.Sprintf("[[registry]]\nlocation = %q\nblocked = true\nmirrors = [\"nowhere\"]\n", c.Addr),
 		userContainers + "registries.conf.d/ignored.txt": "not a drop-in: [[[",
 	})
 	dropIns := filepath.Join(home, userContainers, "registries.conf.d")
