@@ -215,6 +215,14 @@ func TestCopyMultiArch(t *testing.T) {
 	if _, err := os.Stat(blobPath(layout, idx.Digest.String())); err != nil {
 		t.Fatalf("index-only did not copy the index: %v", err)
 	}
+	// --multi-arch all is --all.
+	allLayout := filepath.Join(t.TempDir(), "all")
+	transport(t, "copy", "--multi-arch", "all", idx.Ref(), "oci:"+allLayout+":all")
+	for _, dg := range append([]string{idx.Digest.String()}, instance["amd64"], instance["arm64"]) {
+		if _, err := os.Stat(blobPath(allLayout, dg)); err != nil {
+			t.Fatalf("--multi-arch all did not copy %s: %v", dg, err)
+		}
+	}
 	res := bin.Run(t, nil, "transport", "copy", "--all", "--multi-arch", "system", idx.Ref(), "oci:"+layout+":x")
 	if res.Code != 1 {
 		t.Fatalf("--all with --multi-arch system: exit %d, want 1", res.Code)

@@ -1,7 +1,12 @@
 package e2e
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -122,5 +127,117 @@ func TestFaultInterrupt(t *testing.T) {
 	assertOneLine(t, stderr.String(), "interrupted")
 	if s := reg.ManifestStatus("interrupted", "1"); s != 404 {
 		t.Fatalf("manifest after SIGINT: status %d, want 404", s)
+	}
+}
+
+// faultFront is an HTTP front for a registry that answers the first
+// requests of each kind with the faults queued for it, then passes requests
+// through. A fault is an HTTP status or 0 for a dropped connection (EOF).
+type faultFront struct {
+	Addr string
+
+	mu     sync.Mutex
+	faults map[string][]int
+	seen   map[string][]time.Time // when each request of a kind arrived
+}
+
+// faultKind classifies a request: "PUT manifest", "POST upload",
+// "HEAD blob", …
+func faultKind(r *http.Request) string {
+	switch {
+	case strings.Contains(r.URL.Path, "/manifests/"):
+		return r.Method + " manifest"
+	case strings.Contains(r.URL.Path, "/blobs/uploads"):
+		return r.Method + " upload"
+	case strings.Contains(r.URL.Path, "/blobs/"):
+		return r.Method + " blob"
+	}
+	return r.Method + " " + r.URL.Path
+}
+
+func startFaultFront(t *testing.T, reg *registry.Registry, faults map[string][]int) *faultFront {
+	t.Helper()
+	target, _ := url.Parse(reg.URL())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	f := &faultFront{faults: faults, seen: map[string][]time.Time{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		kind := faultKind(r)
+		f.mu.Lock()
+		f.seen[kind] = append(f.seen[kind], time.Now())
+		fault, inject := -1, len(f.faults[kind]) > 0
+		if inject {
+			fault, f.faults[kind] = f.faults[kind][0], f.faults[kind][1:]
+		}
+		f.mu.Unlock()
+		switch {
+		case !inject:
+			proxy.ServeHTTP(w, r)
+		case fault == 0:
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		default:
+			if fault == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", "1")
+			}
+			http.Error(w, http.StatusText(fault), fault)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	f.Addr = strings.TrimPrefix(srv.URL, "http://")
+	return f
+}
+
+func (f *faultFront) times(kind string) []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Time(nil), f.seen[kind]...)
+}
+
+// TestFaultTransientResponses: a dropped connection, 408, 429, 500 and 503,
+// on blob checks, blob uploads and the manifest PUT, are retried and the
+// copy completes; a 429's Retry-After is waited for (on requests without a
+// body: containers/image does not expose the header of a failed upload or
+// manifest PUT); with --retry-times 0 the first fault fails the copy with
+// one line and no manifest is written.
+func TestFaultTransientResponses(t *testing.T) {
+	img := fixture.MultiLayer(t, 2, 64<<10)
+	reg := registry.Start(t, registry.Options{})
+	front := startFaultFront(t, reg, map[string][]int{
+		"HEAD blob":    {http.StatusTooManyRequests, http.StatusInternalServerError},
+		"POST upload":  {http.StatusRequestTimeout, 0},
+		"PUT manifest": {0, http.StatusServiceUnavailable, http.StatusTooManyRequests},
+	})
+	res := bin.Run(t, nil, "transport", "--log-level", "info", "copy", "--image-parallel-copies", "1", "--retry-times", "8", "--retry-delay", "10ms", "--dest-tls-verify=false", img.Ref(), "docker://"+front.Addr+"/transient:1")
+	if res.Code != 0 {
+		t.Fatalf("copy through transient faults: exit %d: %s", res.Code, res.Stderr)
+	}
+	if _, _, d := getManifest(t, reg, "transient", "1"); d != img.Digest.String() {
+		t.Fatalf("digest %s, want %s", d, img.Digest)
+	}
+	for kind, want := range map[string]int{"PUT manifest": 4, "POST upload": 3, "HEAD blob": 3} {
+		if n := len(front.times(kind)); n < want {
+			t.Fatalf("%s: %d requests, want at least %d (the faults and a successful one)", kind, n, want)
+		}
+	}
+	// The first HEAD got a 429 with Retry-After: 1; the next one waited.
+	heads := front.times("HEAD blob")
+	if gap := heads[1].Sub(heads[0]); gap < 900*time.Millisecond {
+		t.Fatalf("the blob HEAD after a 429 with Retry-After: 1 came %s later", gap)
+	}
+	if !strings.Contains(res.Stderr, "retrying") {
+		t.Fatalf("retries not logged at info level: %s", res.Stderr)
+	}
+
+	reg2 := registry.Start(t, registry.Options{})
+	front = startFaultFront(t, reg2, map[string][]int{"PUT manifest": {http.StatusServiceUnavailable}})
+	res = bin.Run(t, nil, "transport", "copy", "--retry-times", "0", "--dest-tls-verify=false", img.Ref(), "docker://"+front.Addr+"/transient:1")
+	if res.Code != 1 {
+		t.Fatalf("503 without retries: exit %d, want 1", res.Code)
+	}
+	assertOneLine(t, res.Stderr, "transient:1", "503")
+	if s := reg2.ManifestStatus("transient", "1"); s != 404 {
+		t.Fatalf("manifest after a failed PUT: status %d", s)
 	}
 }

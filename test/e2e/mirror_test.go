@@ -251,6 +251,74 @@ pull-from-mirror = "digest-only"
 	}
 }
 
+// TestMirrorTagOnly: pull-from-mirror = "tag-only" uses the mirror for
+// tags and skips it for digest references.
+func TestMirrorTagOnly(t *testing.T) {
+	img := fixture.Busybox(t)
+	primary := registry.Start(t, registry.Options{})
+	mirror := registry.Start(t, registry.Options{})
+	fixture.Push(t, img, primary.Ref("app/bb:1"), primary.SystemContext())
+	fixture.Push(t, img, mirror.Ref("app/bb:1"), mirror.SystemContext())
+	_, env := registriesConf(t, fmt.Sprintf(`
+[[registry]]
+location = %q
+insecure = true
+[[registry.mirror]]
+location = %q
+insecure = true
+pull-from-mirror = "tag-only"
+`, primary.Addr, mirror.Addr))
+	bin.MustRun(t, env, "transport", "copy", primary.Ref("app/bb@"+img.Digest.String()), "dir:"+t.TempDir())
+	if n := manifestGets(mirror, "app/bb"); n != 0 {
+		t.Fatalf("a digest copy read the tag-only mirror %d times", n)
+	}
+	if n := manifestGets(primary, "app/bb"); n == 0 {
+		t.Fatal("a digest copy did not read the registry itself")
+	}
+	primaryReads := manifestGets(primary, "app/bb")
+	bin.MustRun(t, env, "transport", "copy", primary.Ref("app/bb:1"), "dir:"+t.TempDir())
+	if n := manifestGets(mirror, "app/bb"); n == 0 {
+		t.Fatal("a tag copy did not use the tag-only mirror")
+	}
+	if n := manifestGets(primary, "app/bb") - primaryReads; n != 0 {
+		t.Fatalf("a tag copy read the registry %d times although the mirror has the image", n)
+	}
+}
+
+// TestMirrorInsecure: each mirror's own insecure setting decides whether it
+// may be reached over plain HTTP; a plain-HTTP mirror not marked insecure is
+// skipped (TLS fails) and the next endpoint used.
+func TestMirrorInsecure(t *testing.T) {
+	img := fixture.Busybox(t)
+	primary := registry.Start(t, registry.Options{})
+	mirror := registry.Start(t, registry.Options{})
+	fixture.Push(t, img, primary.Ref("app/bb:1"), primary.SystemContext())
+	fixture.Push(t, img, mirror.Ref("app/bb:1"), mirror.SystemContext())
+	conf := func(mirrorInsecure bool) []string {
+		_, env := registriesConf(t, fmt.Sprintf(`
+[[registry]]
+location = %q
+insecure = true
+[[registry.mirror]]
+location = %q
+insecure = %v
+`, primary.Addr, mirror.Addr, mirrorInsecure))
+		return env
+	}
+	res := bin.MustRun(t, conf(false), "transport", "--log-level", "info", "copy", primary.Ref("app/bb:1"), "dir:"+t.TempDir())
+	if n := manifestGets(mirror, "app/bb") + blobGets(mirror, "app/bb"); n != 0 {
+		t.Fatalf("a mirror not marked insecure was read %d times over plain HTTP", n)
+	}
+	if manifestGets(primary, "app/bb") == 0 || !strings.Contains(res.Stderr, mirror.Addr) {
+		t.Fatalf("no fallback from the TLS-only mirror to the registry: %s", res.Stderr)
+	}
+	primaryReads := manifestGets(primary, "app/bb")
+	bin.MustRun(t, conf(true), "transport", "copy", primary.Ref("app/bb:1"), "dir:"+t.TempDir())
+	if manifestGets(mirror, "app/bb") == 0 || manifestGets(primary, "app/bb") != primaryReads {
+		t.Fatal("the insecure mirror was not used")
+	}
+}
+
 // TestCopyRegistriesConf: insecure = true allows plain HTTP without flags;
 // blocked = true refuses with the config file named; an unknown key is
 // warned about, one line naming the file and the key.

@@ -190,3 +190,26 @@ func TestSyncFailures(t *testing.T) {
 		t.Fatal("sync went on after the first failure")
 	}
 }
+
+// TestSyncPreserveDigests: --format converts (new digests) unless
+// --preserve-digests, which refuses the conversion and copies nothing.
+func TestSyncPreserveDigests(t *testing.T) {
+	src := registry.Start(t, registry.Options{})
+	dst := registry.Start(t, registry.Options{})
+	bb := fixture.Busybox(t)
+	fixture.Push(t, bb, src.Ref("pd/app:1"), src.SystemContext())
+	args := append(append([]string{"sync", "--src", "docker", "--dest", "docker", "--retry-times", "0"}, src.Flags("src-")...), dst.Flags("dest-")...)
+
+	res := bin.Run(t, nil, "transport", append(args, "--format", "v2s2", "--preserve-digests", src.Addr+"/pd/app", dst.Addr+"/kept")...)
+	if res.Code != 1 || dst.ManifestStatus("kept/app", "1") != 404 {
+		t.Fatalf("--preserve-digests with a format change: exit %d: %s", res.Code, res.Stdout)
+	}
+	transport(t, append(args, "--preserve-digests", src.Addr+"/pd/app", dst.Addr+"/kept")...)
+	if _, _, d := getManifest(t, dst, "kept/app", "1"); d != bb.Digest.String() {
+		t.Fatalf("--preserve-digests: digest %s, want %s", d, bb.Digest)
+	}
+	transport(t, append(args, "--format", "v2s2", src.Addr+"/pd/app", dst.Addr+"/conv")...)
+	if _, mt, d := getManifest(t, dst, "conv/app", "1"); d == bb.Digest.String() || !strings.Contains(mt, "docker.distribution.manifest.v2") {
+		t.Fatalf("--format v2s2: %s %s", mt, d)
+	}
+}
