@@ -1,6 +1,93 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"io"
 
-// imageCommands are the image commands: pull, push, images, rmi, tag, …
-func imageCommands(g *globalOptions) []*cobra.Command { return nil }
+	"github.com/containers/image/v5/types"
+	"github.com/containers/storage"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/ocisuite/suite/shared/cli"
+	shimage "github.com/ocisuite/suite/shared/image"
+	"github.com/ocisuite/suite/shared/store"
+)
+
+// imageCommands are the image commands, at the top level as podman has
+// them (pull, push, images, rmi, tag, …) and again under "engine image".
+func imageCommands(g *globalOptions) []*cobra.Command {
+	group := &cobra.Command{
+		Use:   "image",
+		Short: "Manage images",
+		Args:  cli.ExactArgs(0),
+		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	ls := newImagesCmd(g)
+	ls.Use, ls.Aliases = "ls [flags] [IMAGE]", []string{"list"}
+	rm := newRmiCmd(g)
+	rm.Use, rm.Aliases = "rm [flags] IMAGE [IMAGE...]", []string{"remove"}
+	group.AddCommand(ls, rm,
+		newPullCmd(g), newPushCmd(g), newTagCmd(g), newUntagCmd(g),
+		newSaveCmd(g), newLoadCmd(g), newImportCmd(g), newHistoryCmd(g),
+		newImageInspectCmd(g), newImageExistsCmd(g), newImagePruneCmd(g),
+		newSearchCmd(g))
+	return []*cobra.Command{
+		group,
+		newPullCmd(g), newPushCmd(g), newImagesCmd(g), newRmiCmd(g),
+		newTagCmd(g), newUntagCmd(g), newSaveCmd(g), newLoadCmd(g),
+		newImportCmd(g), newHistoryCmd(g), newSearchCmd(g),
+		newImageLoginCmd(g), newImageLogoutCmd(g),
+	}
+}
+
+// withImageStore opens the store for one command and shuts it down after.
+func withImageStore(g *globalOptions, fn func(s storage.Store) error) error {
+	s, err := store.Open(g.store)
+	if err != nil {
+		return err
+	}
+	defer func() { _, _ = s.Shutdown(false) }()
+	return fn(s)
+}
+
+// imageRegistryFlags are the registry options of pull, push, search, login.
+type imageRegistryFlags struct {
+	authFile  string
+	creds     string
+	certDir   string
+	tlsVerify bool
+	fs        *pflag.FlagSet
+}
+
+func addImageRegistryFlags(fs *pflag.FlagSet, creds bool) *imageRegistryFlags {
+	f := &imageRegistryFlags{fs: fs}
+	fs.StringVar(&f.authFile, "authfile", "", "path of the authentication `file` (default: ${XDG_RUNTIME_DIR}/containers/auth.json)")
+	if creds {
+		fs.StringVar(&f.creds, "creds", "", "use `USERNAME[:PASSWORD]` for accessing the registry")
+	}
+	fs.StringVar(&f.certDir, "cert-dir", "", "use certificates at `path` (*.crt, *.cert, *.key) to connect to the registry")
+	fs.BoolVar(&f.tlsVerify, "tls-verify", true, "require HTTPS and verify certificates when contacting registries (default from registries.conf)")
+	return f
+}
+
+func (f *imageRegistryFlags) options(g *globalOptions) shimage.SystemOptions {
+	o := shimage.SystemOptions{
+		AuthFile:       f.authFile,
+		Creds:          f.creds,
+		CertDir:        f.certDir,
+		RegistriesConf: g.registriesConf,
+	}
+	if f.fs.Changed("tls-verify") {
+		o.TLSVerify = types.NewOptionalBool(f.tlsVerify)
+	}
+	return o
+}
+
+// imageProgress is where pull, push and save report their steps: stderr,
+// unless quiet.
+func imageProgress(cmd *cobra.Command, quiet bool) io.Writer {
+	if quiet {
+		return nil
+	}
+	return cmd.ErrOrStderr()
+}
