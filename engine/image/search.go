@@ -162,26 +162,46 @@ func catalog(ctx context.Context, sys *types.SystemContext, host string) ([]stri
 		schemes = append(schemes, "http")
 	}
 	for _, scheme := range schemes {
-		u := scheme + "://" + host + "/v2/_catalog?n=10000"
-		body, err := getWithAuth(ctx, client, u, creds)
+		repos, err := catalogPages(ctx, client, scheme+"://"+host, creds)
 		if err != nil {
 			lastErr = err
 			continue
+		}
+		sort.Strings(repos)
+		return repos, nil
+	}
+	return nil, fmt.Errorf("searching %s: %w", host, lastErr)
+}
+
+// catalogPages reads every page of the catalog (the Link header's next).
+func catalogPages(ctx context.Context, client *http.Client, base string, creds types.DockerAuthConfig) ([]string, error) {
+	var repos []string
+	next := "/v2/_catalog?n=1000"
+	for pages := 0; next != "" && pages < 1000; pages++ {
+		body, link, err := getWithAuth(ctx, client, base+next, creds)
+		if err != nil {
+			return nil, err
 		}
 		var cat struct {
 			Repositories []string `json:"repositories"`
 		}
 		if err := json.Unmarshal(body, &cat); err != nil {
-			return nil, fmt.Errorf("searching %s: invalid catalog: %w", host, err)
+			return nil, fmt.Errorf("invalid catalog from %s: %w", base, err)
 		}
-		sort.Strings(cat.Repositories)
-		return cat.Repositories, nil
+		repos = append(repos, cat.Repositories...)
+		next = ""
+		if l, _, ok := strings.Cut(link, ";"); ok && strings.Contains(link, `rel="next"`) {
+			next = strings.Trim(strings.TrimSpace(l), "<>")
+			if u, err := url.Parse(next); err == nil && u.IsAbs() {
+				next = u.RequestURI()
+			}
+		}
 	}
-	return nil, fmt.Errorf("searching %s: %w", host, lastErr)
+	return repos, nil
 }
 
 // getWithAuth GETs u, answering a Basic or Bearer challenge with creds.
-func getWithAuth(ctx context.Context, client *http.Client, u string, creds types.DockerAuthConfig) ([]byte, error) {
+func getWithAuth(ctx context.Context, client *http.Client, u string, creds types.DockerAuthConfig) ([]byte, string, error) {
 	do := func(auth func(*http.Request)) (*http.Response, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
@@ -194,7 +214,7 @@ func getWithAuth(ctx context.Context, client *http.Client, u string, creds types
 	}
 	resp, err := do(nil)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if resp.StatusCode == http.StatusUnauthorized {
 		challenge := resp.Header.Get("WWW-Authenticate")
@@ -206,25 +226,25 @@ func getWithAuth(ctx context.Context, client *http.Client, u string, creds types
 		case "bearer":
 			token, terr := bearerToken(ctx, client, params, creds)
 			if terr != nil {
-				return nil, terr
+				return nil, "", terr
 			}
 			resp, err = do(func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) })
 		default:
-			return nil, fmt.Errorf("GET %s: unauthorized (challenge %q)", u, challenge)
+			return nil, "", fmt.Errorf("GET %s: unauthorized (challenge %q)", u, challenge)
 		}
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+		return nil, "", fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
-	return body, nil
+	return body, resp.Header.Get("Link"), nil
 }
 
 func parseChallenge(h string) (string, map[string]string) {

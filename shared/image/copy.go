@@ -164,7 +164,7 @@ func copyWithRetry(ctx context.Context, pc *signature.PolicyContext, src, dst ty
 		Signers:                               opts.Signers,
 		SignIdentity:                          opts.SignIdentity,
 		MaxParallelDownloads:                  opts.ImageParallelCopies,
-		OptimizeDestinationImageAlreadyExists: true,
+		OptimizeDestinationImageAlreadyExists: optimizeExisting(dst),
 		ForceCompressionFormat:                opts.ForceCompressionFormat,
 	}
 	var manifestBytes []byte
@@ -183,6 +183,14 @@ func copyWithRetry(ctx context.Context, pc *signature.PolicyContext, src, dst ty
 	}
 	logrus.Infof("wrote %s (%s)", transports.ImageName(dst), d)
 	return CopyResult{Manifest: manifestBytes, Digest: d}, nil
+}
+
+// optimizeExisting reports whether the copy may skip an image the
+// destination already has. Not for containers-storage: there the skip
+// commits without a manifest ("CommitWithOptions() called without
+// PutManifest()") and would not move the name to the image either.
+func optimizeExisting(dst types.ImageReference) bool {
+	return dst.Transport().Name() != "containers-storage"
 }
 
 // reportWriter is where containers/image reports its steps: w, or the info

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/containers/storage"
@@ -25,6 +26,8 @@ func newImageInspectCmd(g *globalOptions) *cobra.Command {
 			var t *format.Template
 			if tmpl != "" && tmpl != "json" {
 				var err error
+				// podman's templates say .Id for the ID.
+				tmpl = regexp.MustCompile(`\.Id\b`).ReplaceAllString(tmpl, ".ID")
 				if t, err = format.Parse(tmpl); err != nil {
 					return cli.Usage(err)
 				}

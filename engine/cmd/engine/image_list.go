@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/containers/storage"
 	units "github.com/docker/go-units"
@@ -102,7 +104,12 @@ type imageJSON struct {
 	Dangling    bool              `json:"Dangling"`
 }
 
-func humanSize(n int64) string { return units.HumanSizeWithPrecision(float64(n), 3) }
+// humanSize is podman's size column: "2.13 MB".
+func humanSize(n int64) string {
+	s := units.HumanSizeWithPrecision(float64(n), 3)
+	i := strings.LastIndexFunc(s, unicode.IsDigit)
+	return s[:i+1] + " " + s[i+1:]
+}
 
 func humanSince(t time.Time) string {
 	if t.IsZero() {
