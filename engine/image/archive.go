@@ -313,16 +313,15 @@ func ociRefName(transport, path string) string {
 }
 
 // loadName turns an archive's name for an image into the stored name: a
-// full reference as is, a bare tag or name under localhost/.
+// qualified name as is, "name:tag" under localhost/, a bare tag not at all.
 func loadName(name string) reference.Named {
 	if name == "" {
 		return nil
 	}
-	if !strings.Contains(name, "/") && !strings.Contains(name, ":") && reference.ReferenceRegexp.MatchString(name) {
-		// A bare tag ("latest") names no repository.
-		if _, err := reference.ParseNormalizedNamed(name); err != nil {
-			return nil
-		}
+	if !strings.ContainsAny(name, "/:") {
+		// A bare tag ("latest"), as oci layouts often carry, names no
+		// repository: the image is loaded by ID.
+		return nil
 	}
 	n, err := NormalizeName(name)
 	if err != nil {
