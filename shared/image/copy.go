@@ -57,6 +57,11 @@ type CopyOptions struct {
 	// RetryTimes and RetryDelay: see retry.Options.
 	RetryTimes int
 	RetryDelay time.Duration
+	// SkipExisting looks first, reading the source and the destination at
+	// the same time, whether a registry destination already holds the
+	// source image unchanged (and the trust policy accepts it), and stops
+	// there if so; see alreadyPresent.
+	SkipExisting bool
 	// Progress receives progress bars (when it is a terminal) or one line
 	// per step. nil: the steps are logged at info level, nothing printed.
 	Progress io.Writer
@@ -104,6 +109,9 @@ func Copy(ctx context.Context, src, dst types.ImageReference, opts CopyOptions) 
 	}
 	defer func() { _ = pc.Destroy() }()
 
+	if res, ok := alreadyPresent(ctx, pc, src, dst, opts); ok {
+		return res, nil
+	}
 	if opts.PreserveDigests && opts.ForceManifestMIMEType != "" {
 		if err := checkNoConversion(ctx, src, opts); err != nil {
 			return CopyResult{}, err

@@ -379,6 +379,53 @@ func TestCopyBlobReuse(t *testing.T) {
 	}
 }
 
+// TestCopyRepeatSkips: copying an image again to a registry that already
+// holds it under that tag writes nothing and reads no blob; the trust
+// policy is still enforced, and options that change the image (a format
+// conversion) still copy.
+func TestCopyRepeatSkips(t *testing.T) {
+	img := fixture.MultiLayer(t, 2, 256<<10)
+	src := registry.Start(t, registry.Options{})
+	dst := registry.Start(t, registry.Options{Flavour: registry.TLS})
+	fixture.Push(t, img, src.Ref("app:1"), src.SystemContext())
+	args := append(append([]string{"copy"}, src.Flags("src-")...), dst.Flags("dest-")...)
+	transport(t, append(args, src.Ref("app:1"), dst.Ref("app:1"))...)
+
+	srcBefore, dstBefore := len(src.Requests()), len(dst.Requests())
+	digestFile := filepath.Join(t.TempDir(), "digest")
+	transport(t, append(args, "--digestfile", digestFile, src.Ref("app:1"), dst.Ref("app:1"))...)
+	if got, _ := os.ReadFile(digestFile); string(got) != img.Digest.String() {
+		t.Fatalf("--digestfile of a skipped copy: %q, want %s", got, img.Digest)
+	}
+	for _, q := range dst.Requests()[dstBefore:] {
+		if q.Method != "GET" && q.Method != "HEAD" {
+			t.Fatalf("repeat copy wrote to the destination: %s %s", q.Method, q.Path)
+		}
+	}
+	if n := len(dst.Requests()) - dstBefore; n > 3 {
+		t.Fatalf("repeat copy made %d requests at the destination, want at most 3 (pings and the manifest)", n)
+	}
+	for _, q := range src.Requests()[srcBefore:] {
+		if strings.Contains(q.Path, "/blobs/") {
+			t.Fatalf("repeat copy read a blob from the source: %s %s", q.Method, q.Path)
+		}
+	}
+
+	// A policy rejecting the source still stops the copy.
+	policy := writeFile(t, "policy.json", fmt.Sprintf(`{"default":[{"type":"insecureAcceptAnything"}],"transports":{"docker":{%q:[{"type":"reject"}]}}}`, src.Addr))
+	res := bin.Run(t, nil, "transport", append([]string{"--policy", policy}, append(args, src.Ref("app:1"), dst.Ref("app:1"))...)...)
+	if res.Code != 1 {
+		t.Fatalf("repeat copy of a rejected image: exit %d, want 1", res.Code)
+	}
+	assertOneLine(t, res.Stderr, "rejected")
+
+	// A conversion is a copy, although the destination holds the original.
+	transport(t, append(args, "--format", "v2s2", src.Ref("app:1"), dst.Ref("app:1"))...)
+	if _, mt, _ := getManifest(t, dst, "app", "1"); mt != "application/vnd.docker.distribution.manifest.v2+json" {
+		t.Fatalf("--format v2s2 over an existing OCI image: media type %s", mt)
+	}
+}
+
 // countRequests counts requests with method whose path contains every part.
 func countRequests(reg *registry.Registry, method string, parts ...string) int {
 	n := 0

@@ -132,6 +132,7 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, srcName, dest
 		opts.Progress = os.Stdout
 	}
 
+	opts.SkipExisting = true
 	res, err := image.Copy(ctx, src, dest, opts)
 	if err != nil {
 		return err
