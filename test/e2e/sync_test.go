@@ -2,11 +2,17 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ocisuite/suite/test/bin"
 	"github.com/ocisuite/suite/test/fixture"
@@ -211,5 +217,49 @@ func TestSyncPreserveDigests(t *testing.T) {
 	transport(t, append(args, "--format", "v2s2", src.Addr+"/pd/app", dst.Addr+"/conv")...)
 	if _, mt, d := getManifest(t, dst, "conv/app", "1"); d == bb.Digest.String() || !strings.Contains(mt, "docker.distribution.manifest.v2") {
 		t.Fatalf("--format v2s2: %s %s", mt, d)
+	}
+}
+
+// TestSyncJobsBound: --jobs N copies N images at a time, never more.
+func TestSyncJobsBound(t *testing.T) {
+	src := registry.Start(t, registry.Options{})
+	dst := registry.Start(t, registry.Options{})
+	for i := 1; i <= 6; i++ {
+		fixture.Push(t, fixture.MultiLayer(t, 1, int64(i)<<10), src.Ref(fmt.Sprintf("jobs/app:%d", i)), src.SystemContext())
+	}
+	// A front for the destination that holds each manifest PUT for a while
+	// and records how many were in flight at once.
+	target, _ := url.Parse(dst.URL())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
+			mu.Lock()
+			inFlight++
+			most = max(most, inFlight)
+			mu.Unlock()
+			time.Sleep(300 * time.Millisecond)
+			defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	frontAddr := strings.TrimPrefix(front.URL, "http://")
+	for _, jobs := range []int{1, 3} {
+		mu.Lock()
+		most = 0
+		mu.Unlock()
+		res := transport(t, "sync", "--src", "docker", "--dest", "docker", "--jobs", fmt.Sprint(jobs), "--src-tls-verify=false", "--dest-tls-verify=false",
+			src.Addr+"/jobs/app", fmt.Sprintf("%s/j%d", frontAddr, jobs))
+		if !strings.Contains(res.Stdout, "copied:      6") {
+			t.Fatalf("--jobs %d summary: %s", jobs, res.Stdout)
+		}
+		mu.Lock()
+		got := most
+		mu.Unlock()
+		if got != jobs {
+			t.Fatalf("--jobs %d: %d manifest uploads at once at most, want %d", jobs, got, jobs)
+		}
 	}
 }
