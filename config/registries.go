@@ -142,10 +142,16 @@ func readRegistries(sys *types.SystemContext, env Env) (*types.SystemContext, []
 			return sys, nil, warnings, err
 		}
 	}
-	// Every file is valid on its own; merging cannot fail in
-	// containers/image today, but check what it will actually use (and
-	// refresh its cache with the files as they are now).
+	// Have containers/image load what it will actually use (refreshing its
+	// cache with the files as they are now). Only when that fails, find
+	// the file to blame by loading each on its own: loading every file
+	// twice on each run would cost several milliseconds.
 	if _, err := sysregistriesv2.TryUpdatingCache(sys); err != nil {
+		for _, f := range files {
+			if ferr := validateRegistriesFile(f.path); ferr != nil {
+				return sys, nil, warnings, ferr
+			}
+		}
 		return sys, nil, warnings, fmt.Errorf("registries configuration (%s): %w", sysregistriesv2.ConfigurationSourceDescription(sys), err)
 	}
 	return sys, files, warnings, nil
@@ -229,8 +235,8 @@ func registriesDropIns(dirs []string) ([]string, error) {
 	return files, nil
 }
 
-// checkRegistriesFile decodes one file for warnings, then has
-// sysregistriesv2 validate it on its own.
+// checkRegistriesFile decodes one file for warnings and checks what
+// sysregistriesv2 would not (readRegistries has it validate the files).
 func checkRegistriesFile(path, data string, dropIn bool, f *registriesFile) ([]Warning, error) {
 	w, err := decodeRegistries(path, data, f)
 	if err != nil {
@@ -239,7 +245,7 @@ func checkRegistriesFile(path, data string, dropIn bool, f *registriesFile) ([]W
 	if dropIn && f.isV1() {
 		return w, &FileError{File: path, Err: errors.New("drop-in files must use the v2 format ([[registry]] tables), not [registries.search|insecure|block]")}
 	}
-	return w, validateRegistriesFile(path)
+	return w, nil
 }
 
 // validateRegistriesFile has sysregistriesv2 load the file at path on its
