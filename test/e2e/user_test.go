@@ -141,6 +141,19 @@ func TestRootlessUserFiles(t *testing.T) {
 	if res := bin.Run(t, []string{"XDG_RUNTIME_DIR=" + t.TempDir()}, "transport", "inspect", "--cert-dir", auth.CertDir, auth.Ref("user/bb:1")); res.Code == 0 {
 		t.Fatal("root used the user's credentials")
 	}
+
+	// ~/.config/containers/policy.json wins over /etc/containers/policy.json.
+	policy := filepath.Join(home, ".config", "containers", "policy.json")
+	if err := os.WriteFile(policy, []byte(`{"default":[{"type":"reject"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := asUser("copy", "oci:"+layout+":latest", plain.Ref("user/bb:2"))
+	if res.Code != 1 || !strings.Contains(res.Stderr, "rejected") {
+		t.Fatalf("copy as the user with a rejecting user policy.json: exit %d: %s", res.Code, res.Stderr)
+	}
+	if s := plain.ManifestStatus("user/bb", "2"); s != 404 {
+		t.Fatalf("the user's policy did not stop the copy: manifest status %d", s)
+	}
 }
 
 // TestProgressOnTerminal: progress output appears when stdout is a
