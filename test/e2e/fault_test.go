@@ -241,3 +241,34 @@ func TestFaultTransientResponses(t *testing.T) {
 		t.Fatalf("manifest after a failed PUT: status %d", s)
 	}
 }
+
+// TestFaultSyncRetries: sync applies the same retry rule (--retry-times,
+// --retry-delay): a 503 on a manifest PUT is retried, and without retries it
+// fails that image.
+func TestFaultSyncRetries(t *testing.T) {
+	src := registry.Start(t, registry.Options{})
+	fixture.Push(t, fixture.Busybox(t), src.Ref("sr/app:1"), src.SystemContext())
+	for _, c := range []struct {
+		retries string
+		ok      bool
+	}{{"1", true}, {"0", false}} {
+		dst := registry.Start(t, registry.Options{})
+		front := startFaultFront(t, dst, map[string][]int{"PUT manifest": {http.StatusServiceUnavailable}})
+		res := bin.Run(t, nil, "transport", "sync", "--src", "docker", "--dest", "docker", "--retry-times", c.retries, "--retry-delay", "10ms",
+			"--src-tls-verify=false", "--dest-tls-verify=false", src.Addr+"/sr/app", front.Addr+"/m")
+		got := dst.ManifestStatus("m/app", "1") == 200
+		if (res.Code == 0) != c.ok || got != c.ok {
+			t.Fatalf("sync --retry-times %s with a 503 on the manifest PUT: exit %d, manifest present %v: %s", c.retries, res.Code, got, res.Stdout)
+		}
+		if n := len(front.times("PUT manifest")); n != 2-boolInt(!c.ok) {
+			t.Fatalf("sync --retry-times %s: %d manifest PUTs", c.retries, n)
+		}
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
