@@ -70,6 +70,17 @@ func Root(cmd *cobra.Command) *cobra.Command {
 		}
 		return nil
 	}
+	if cmd.Run == nil && cmd.RunE == nil {
+		// Runnable, so that an unknown command is an error (cobra would
+		// print the help and exit 0 for a root without a Run).
+		cmd.Args = cobra.ArbitraryArgs
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("unrecognized command %q (see '%s --help')", args[0], c.CommandPath())}
+			}
+			return c.Help()
+		}
+	}
 	cmd.AddCommand(docsCmd(cmd))
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}

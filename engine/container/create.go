@@ -1,0 +1,250 @@
+package container
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	is "github.com/containers/image/v5/storage"
+	"github.com/containers/storage"
+	"github.com/containers/storage/pkg/stringid"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sirupsen/logrus"
+
+	"github.com/ocisuite/suite/engine/image"
+)
+
+// ImageResolver finds (and, by its policy, pulls) the image a container is
+// created from; it returns the image's ID and the name it resolved to.
+type ImageResolver func(ctx context.Context, name string) (id, resolvedName string, err error)
+
+// CreateOptions are the create/run options that shape the record.
+type CreateOptions struct {
+	Config
+	// Replace removes an existing container of the same name first.
+	Replace bool
+	// ResolveImage finds the image; nil looks only in local storage.
+	ResolveImage ImageResolver
+}
+
+// Create makes the container's storage and record together: both exist or
+// neither does.
+func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error) {
+	resolve := o.ResolveImage
+	if resolve == nil {
+		resolve = func(_ context.Context, name string) (string, string, error) {
+			img, err := image.Lookup(e.Store, name)
+			if err != nil {
+				return "", "", err
+			}
+			n := img.Name
+			if n == "" && len(img.Names) > 0 {
+				n = img.Names[0]
+			}
+			return img.ID, n, nil
+		}
+	}
+	imageID, imageName, err := resolve(ctx, o.Image)
+	if err != nil {
+		return nil, err
+	}
+	imgCfg, err := e.imageConfig(ctx, imageID)
+	if err != nil {
+		return nil, err
+	}
+	cfg := o.Config
+	cfg.Version = recordVersion
+	cfg.ImageID = imageID
+	cfg.ImageName = imageName
+	cfg.Created = time.Now().UTC()
+	applyImageDefaults(&cfg, imgCfg)
+	if cfg.LogDriver == "" {
+		cfg.LogDriver = e.Settings.LogDriver
+	}
+	if cfg.Network == "" {
+		cfg.Network = "none"
+	}
+	if cfg.Restart.Name == "" {
+		cfg.Restart.Name = "no"
+	}
+	if cfg.StopTimeout == 0 && !o.stopTimeoutSet() {
+		cfg.StopTimeout = 10
+	}
+	if len(cfg.Entrypoint) == 0 && len(cfg.Command) == 0 {
+		return nil, fmt.Errorf("no command or entrypoint given, and image %s has none", o.Image)
+	}
+	if o.Replace && cfg.Name != "" {
+		if old, err := e.Lookup(cfg.Name); err == nil {
+			if err := e.Remove(ctx, old.ID, RemoveOptions{Force: true, Volumes: true}); err != nil && !errors.Is(err, ErrNoSuchContainer) {
+				return nil, fmt.Errorf("replacing container %s: %w", cfg.Name, err)
+			}
+		}
+	}
+	if cfg.Name == "" {
+		cfg.Name = randomName()
+	}
+	for i := range cfg.Mounts {
+		if cfg.Mounts[i].Type == "volume" && cfg.Mounts[i].Volume == "" {
+			cfg.Mounts[i].Volume = stringid.GenerateRandomID()
+			cfg.Mounts[i].Anonymous = true
+		}
+	}
+	id := stringid.GenerateRandomID()
+	cfg.ID = id
+	meta, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	_, err = e.Store.CreateContainer(id, []string{cfg.Name}, imageID, "", string(meta), nil)
+	if err != nil {
+		if errors.Is(err, storage.ErrDuplicateName) {
+			return nil, fmt.Errorf("the container name %q is already in use by another container: %w (remove it or use --replace)", cfg.Name, ErrNameInUse)
+		}
+		return nil, fmt.Errorf("creating storage for container: %w", err)
+	}
+	ctr := &Container{Config: cfg, State: State{Status: StatusConfigured}}
+	undo := func() {
+		if err := e.Store.DeleteContainer(id); err != nil {
+			logrus.Warnf("removing storage of failed container %s: %v", id, err)
+		}
+	}
+	if cfg.LogDriver == "k8s-file" && cfg.LogPath == "" {
+		dir, err := e.Store.ContainerDirectory(id)
+		if err != nil {
+			undo()
+			return nil, err
+		}
+		ctr.LogPath = filepath.Join(dir, "ctr.log")
+		if err := e.saveConfig(ctr.Config); err != nil {
+			undo()
+			return nil, err
+		}
+	}
+	if err := e.writeState(id, ctr.State); err != nil {
+		undo()
+		return nil, fmt.Errorf("writing state of container %s: %w", id, err)
+	}
+	e.event(ctr, "create")
+	return ctr, nil
+}
+
+func (o CreateOptions) stopTimeoutSet() bool { return o.StopTimeout != 0 }
+
+// saveConfig rewrites the record (rename, update).
+func (e *Engine) saveConfig(cfg Config) error {
+	meta, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	return e.Store.SetMetadata(cfg.ID, string(meta))
+}
+
+// imageConfig reads the OCI config of a local image.
+func (e *Engine) imageConfig(ctx context.Context, id string) (*v1.Image, error) {
+	ref, err := is.Transport.NewStoreReference(e.Store, nil, id)
+	if err != nil {
+		return nil, err
+	}
+	img, err := ref.NewImage(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("reading image %s: %w", id, err)
+	}
+	defer img.Close()
+	cfg, err := img.OCIConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading config of image %s: %w", id, err)
+	}
+	return cfg, nil
+}
+
+// applyImageDefaults fills what the user left unset from the image, as
+// podman does: the image's entrypoint unless one was given (then the
+// image's cmd is dropped), its cmd, env (the user's win), workdir, user,
+// labels and stop signal.
+func applyImageDefaults(cfg *Config, img *v1.Image) {
+	ic := img.Config
+	if cfg.Entrypoint == nil {
+		cfg.Entrypoint = ic.Entrypoint
+		if len(cfg.Command) == 0 {
+			cfg.Command = ic.Cmd
+		}
+	} else if len(cfg.Entrypoint) == 1 && cfg.Entrypoint[0] == "" {
+		cfg.Entrypoint = nil // --entrypoint "" clears it
+	}
+	cfg.Env = mergeEnv(ic.Env, cfg.Env)
+	if !slices.ContainsFunc(cfg.Env, func(s string) bool { return strings.HasPrefix(s, "PATH=") }) {
+		cfg.Env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, cfg.Env...)
+	}
+	if !slices.ContainsFunc(cfg.Env, func(s string) bool { return strings.HasPrefix(s, "container=") }) {
+		cfg.Env = append(cfg.Env, "container=oci")
+	}
+	if cfg.Terminal && !slices.ContainsFunc(cfg.Env, func(s string) bool { return strings.HasPrefix(s, "TERM=") }) {
+		cfg.Env = append(cfg.Env, "TERM=xterm")
+	}
+	if cfg.WorkDir == "" {
+		cfg.WorkDir = ic.WorkingDir
+	}
+	if cfg.User == "" {
+		cfg.User = ic.User
+	}
+	if len(ic.Labels) > 0 {
+		labels := maps.Clone(ic.Labels)
+		maps.Copy(labels, cfg.Labels)
+		cfg.Labels = labels
+	}
+	if cfg.StopSignal == 0 && ic.StopSignal != "" {
+		if sig, err := ParseSignal(ic.StopSignal); err == nil {
+			cfg.StopSignal = int(sig)
+		}
+	}
+	for vol := range ic.Volumes {
+		if slices.ContainsFunc(cfg.Mounts, func(m Mount) bool { return m.Destination == filepath.Clean(vol) }) {
+			continue
+		}
+		cfg.Mounts = append(cfg.Mounts, Mount{Type: "volume", Destination: filepath.Clean(vol), Anonymous: true})
+	}
+}
+
+// mergeEnv overlays user variables on the image's.
+func mergeEnv(base, over []string) []string {
+	out := slices.Clone(base)
+	for _, kv := range over {
+		k, _, _ := strings.Cut(kv, "=")
+		i := slices.IndexFunc(out, func(s string) bool { n, _, _ := strings.Cut(s, "="); return n == k })
+		if i >= 0 {
+			out[i] = kv
+		} else {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+var (
+	adjectives = []string{"agile", "bold", "brave", "calm", "clever", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nifty", "proud", "quiet", "sharp", "tender", "vivid", "witty", "zealous"}
+	nouns      = []string{"babbage", "curie", "darwin", "euler", "fermi", "galois", "hopper", "kepler", "lovelace", "maxwell", "noether", "pascal", "ritchie", "shannon", "turing", "wozniak"}
+)
+
+func randomName() string {
+	return adjectives[rand.IntN(len(adjectives))] + "_" + nouns[rand.IntN(len(nouns))] + "_" + stringid.GenerateRandomID()[:4]
+}
+
+// removeStorage deletes the container's storage (and so its record).
+func (e *Engine) removeStorage(id string) error {
+	if err := e.Store.DeleteContainer(id); err != nil && !errors.Is(err, storage.ErrContainerUnknown) {
+		return fmt.Errorf("removing storage of container %s: %w", id, err)
+	}
+	if b, err := e.bundle(id); err == nil {
+		os.RemoveAll(b)
+	}
+	os.Remove(filepath.Join(e.exitDir(), id))
+	return nil
+}

@@ -1,0 +1,209 @@
+package container
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// InspectData is podman's container inspect shape, for the fields users
+// script against.
+type InspectData struct {
+	ID           string            `json:"Id"`
+	Created      time.Time         `json:"Created"`
+	Path         string            `json:"Path"`
+	Args         []string          `json:"Args"`
+	State        InspectState      `json:"State"`
+	Image        string            `json:"Image"`
+	ImageName    string            `json:"ImageName"`
+	Rootfs       string            `json:"Rootfs"`
+	Name         string            `json:"Name"`
+	RestartCount int               `json:"RestartCount"`
+	Driver       string            `json:"Driver"`
+	OCIRuntime   string            `json:"OCIRuntime"`
+	LogPath      string            `json:"LogPath"`
+	Mounts       []InspectMount    `json:"Mounts"`
+	Config       InspectConfig     `json:"Config"`
+	HostConfig   InspectHostConfig `json:"HostConfig"`
+	IsInfra      bool              `json:"IsInfra"`
+}
+
+// InspectState is State in podman's shape.
+type InspectState struct {
+	OciVersion string    `json:"OciVersion"`
+	Status     string    `json:"Status"`
+	Running    bool      `json:"Running"`
+	Paused     bool      `json:"Paused"`
+	Restarting bool      `json:"Restarting"`
+	OOMKilled  bool      `json:"OOMKilled"`
+	Dead       bool      `json:"Dead"`
+	Pid        int       `json:"Pid"`
+	ConmonPid  int       `json:"ConmonPid"`
+	ExitCode   int       `json:"ExitCode"`
+	Error      string    `json:"Error"`
+	StartedAt  time.Time `json:"StartedAt"`
+	FinishedAt time.Time `json:"FinishedAt"`
+	Health     *Health   `json:"Health,omitempty"`
+}
+
+// InspectMount is one of Mounts.
+type InspectMount struct {
+	Type        string   `json:"Type"`
+	Name        string   `json:"Name,omitempty"`
+	Source      string   `json:"Source"`
+	Destination string   `json:"Destination"`
+	Options     []string `json:"Options"`
+	RW          bool     `json:"RW"`
+}
+
+// InspectConfig is Config.
+type InspectConfig struct {
+	Hostname    string            `json:"Hostname"`
+	User        string            `json:"User"`
+	Env         []string          `json:"Env"`
+	Cmd         []string          `json:"Cmd"`
+	Image       string            `json:"Image"`
+	WorkingDir  string            `json:"WorkingDir"`
+	Entrypoint  []string          `json:"Entrypoint"`
+	Labels      map[string]string `json:"Labels"`
+	Annotations map[string]string `json:"Annotations"`
+	StopSignal  int               `json:"StopSignal"`
+	StopTimeout uint              `json:"StopTimeout"`
+	Tty         bool              `json:"Tty"`
+	OpenStdin   bool              `json:"OpenStdin"`
+	Timezone    string            `json:"Timezone,omitempty"`
+	Healthcheck *Healthcheck      `json:"Healthcheck,omitempty"`
+}
+
+// InspectHostConfig is HostConfig.
+type InspectHostConfig struct {
+	RestartPolicy  InspectRestart    `json:"RestartPolicy"`
+	AutoRemove     bool              `json:"AutoRemove"`
+	NetworkMode    string            `json:"NetworkMode"`
+	Privileged     bool              `json:"Privileged"`
+	ReadonlyRootfs bool              `json:"ReadonlyRootfs"`
+	CapAdd         []string          `json:"CapAdd"`
+	CapDrop        []string          `json:"CapDrop"`
+	SecurityOpt    []string          `json:"SecurityOpt"`
+	Memory         int64             `json:"Memory"`
+	MemorySwap     int64             `json:"MemorySwap"`
+	NanoCpus       int64             `json:"NanoCpus"`
+	CPUShares      uint64            `json:"CpuShares"`
+	CpusetCpus     string            `json:"CpusetCpus"`
+	PidsLimit      int64             `json:"PidsLimit"`
+	Ulimits        []InspectUlimit   `json:"Ulimits"`
+	LogConfig      InspectLog        `json:"LogConfig"`
+	Init           bool              `json:"Init"`
+	Binds          []string          `json:"Binds"`
+	Tmpfs          map[string]string `json:"Tmpfs"`
+	ShmSize        int64             `json:"ShmSize"`
+}
+
+// InspectRestart is HostConfig.RestartPolicy.
+type InspectRestart struct {
+	Name              string `json:"Name"`
+	MaximumRetryCount int    `json:"MaximumRetryCount"`
+}
+
+// InspectUlimit is one of HostConfig.Ulimits.
+type InspectUlimit struct {
+	Name string `json:"Name"`
+	Soft uint64 `json:"Soft"`
+	Hard uint64 `json:"Hard"`
+}
+
+// InspectLog is HostConfig.LogConfig.
+type InspectLog struct {
+	Type string `json:"Type"`
+	Path string `json:"Path"`
+}
+
+// Inspect describes a container.
+func (e *Engine) Inspect(c *Container) InspectData {
+	args := append(slices.Clone(c.Entrypoint), c.Command...)
+	d := InspectData{
+		ID: c.ID, Created: c.Created, Image: c.ImageID, ImageName: c.ImageName,
+		Name: c.Name, RestartCount: c.State.RestartCount, Driver: e.Store.GraphDriverName(),
+		OCIRuntime: e.Runtime.Path, LogPath: c.LogPath, Rootfs: c.State.Mountpoint,
+		State: InspectState{
+			OciVersion: "1.2.0", Status: string(c.State.Status),
+			Running: c.State.Status == StatusRunning || c.State.Status == StatusStopping,
+			Paused:  c.State.Status == StatusPaused, OOMKilled: c.State.OOMKilled,
+			Pid: c.State.Pid, ConmonPid: c.State.ConmonPid, ExitCode: c.State.ExitCode,
+			Error: c.State.Error, StartedAt: c.State.StartedAt, FinishedAt: c.State.FinishedAt,
+			Health: c.State.Health,
+		},
+		Config: InspectConfig{
+			Hostname: c.Hostname, User: c.User, Env: c.Env, Cmd: c.Command, Image: c.ImageName,
+			WorkingDir: c.WorkDir, Entrypoint: c.Entrypoint, Labels: c.Labels, Annotations: c.Annotations,
+			StopSignal: c.StopSignal, StopTimeout: c.StopTimeout, Tty: c.Terminal, OpenStdin: c.Stdin,
+			Timezone: c.TZ, Healthcheck: c.Health,
+		},
+		HostConfig: InspectHostConfig{
+			RestartPolicy: InspectRestart{Name: c.Restart.Name, MaximumRetryCount: c.Restart.MaxRetries},
+			AutoRemove:    c.AutoRemove, NetworkMode: c.Network, Privileged: c.Security.Privileged,
+			ReadonlyRootfs: c.ReadOnly, CapAdd: c.Security.CapAdd, CapDrop: c.Security.CapDrop,
+			LogConfig: InspectLog{Type: c.LogDriver, Path: c.LogPath}, Init: c.Init, ShmSize: c.ShmSize,
+			Tmpfs: map[string]string{}, Binds: []string{}, Ulimits: []InspectUlimit{},
+		},
+	}
+	if d.State.Status == string(StatusConfigured) {
+		d.State.Status = string(StatusCreated)
+	}
+	if d.Config.Hostname == "" {
+		d.Config.Hostname = c.ID[:12]
+	}
+	if len(args) > 0 {
+		d.Path, d.Args = args[0], args[1:]
+	}
+	if c.Security.NoNewPrivileges {
+		d.HostConfig.SecurityOpt = append(d.HostConfig.SecurityOpt, "no-new-privileges")
+	}
+	if c.Security.Seccomp != "" {
+		d.HostConfig.SecurityOpt = append(d.HostConfig.SecurityOpt, "seccomp="+c.Security.Seccomp)
+	}
+	if r := c.Resources; r != nil {
+		if r.Memory != nil && r.Memory.Limit != nil {
+			d.HostConfig.Memory = *r.Memory.Limit
+			if r.Memory.Swap != nil {
+				d.HostConfig.MemorySwap = *r.Memory.Swap
+			}
+		}
+		if r.CPU != nil {
+			if r.CPU.Quota != nil && r.CPU.Period != nil && *r.CPU.Period > 0 {
+				d.HostConfig.NanoCpus = *r.CPU.Quota * 1e9 / int64(*r.CPU.Period)
+			}
+			if r.CPU.Shares != nil {
+				d.HostConfig.CPUShares = *r.CPU.Shares
+			}
+			d.HostConfig.CpusetCpus = r.CPU.Cpus
+		}
+		if r.Pids != nil {
+			d.HostConfig.PidsLimit = r.Pids.Limit
+		}
+	}
+	for _, rl := range c.Rlimits {
+		d.HostConfig.Ulimits = append(d.HostConfig.Ulimits, InspectUlimit{Name: rl.Type, Soft: rl.Soft, Hard: rl.Hard})
+	}
+	d.Mounts = []InspectMount{}
+	for _, m := range c.Mounts {
+		im := InspectMount{Type: m.Type, Source: m.Source, Destination: m.Destination, Options: m.Options, RW: !m.ReadOnly}
+		switch m.Type {
+		case "volume":
+			im.Name = m.Volume
+			if v, err := e.Volumes().Get(m.Volume); err == nil {
+				im.Source = v.Mountpoint
+			}
+		case "bind":
+			opt := "rw"
+			if m.ReadOnly {
+				opt = "ro"
+			}
+			d.HostConfig.Binds = append(d.HostConfig.Binds, m.Source+":"+m.Destination+":"+opt)
+		case "tmpfs":
+			d.HostConfig.Tmpfs[m.Destination] = strings.Join(m.Options, ",")
+		}
+		d.Mounts = append(d.Mounts, im)
+	}
+	return d
+}

@@ -1,0 +1,359 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/moby/sys/user"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+
+	"github.com/ocisuite/suite/engine/monitor"
+	"github.com/ocisuite/suite/shared/oci"
+)
+
+// InitPath is where --init's init binary appears in the container.
+const InitPath = "/run/engine-init"
+
+// Init creates the container in the runtime under its monitor, without
+// starting it. attach makes conmon set up the attach socket first.
+func (e *Engine) Init(ctx context.Context, id string, attach bool) (*Container, error) {
+	unlock, err := e.lock(id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	c, err := e.Lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.init(ctx, c, attach); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// init does Init's work with the container's lock held.
+func (e *Engine) init(ctx context.Context, c *Container, attach bool) error {
+	switch c.State.Status {
+	case StatusConfigured, StatusExited:
+	case StatusCreated:
+		return nil
+	default:
+		return fmt.Errorf("container %s is %s, cannot initialize it: %w", c.Name, c.State.Status, ErrInvalidState)
+	}
+	// Leftovers of a previous run (the exit file, the runtime's record).
+	_ = e.Runtime.Delete(ctx, c.ID, true)
+	os.Remove(filepath.Join(e.exitDir(), c.ID))
+
+	mountpoint, err := e.Store.Mount(c.ID, "")
+	if err != nil {
+		return fmt.Errorf("mounting the root filesystem of %s: %w", c.Name, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			if _, err := e.Store.Unmount(c.ID, true); err != nil {
+				logrus.Warnf("unmounting %s: %v", c.ID, err)
+			}
+		}
+	}()
+	bundle, err := e.bundle(c.ID)
+	if err != nil {
+		return err
+	}
+	c.State.Mountpoint = mountpoint
+	spec, err := e.buildSpec(c, mountpoint, bundle)
+	if err != nil {
+		return err
+	}
+	if err := oci.WriteBundle(bundle, spec); err != nil {
+		return fmt.Errorf("writing the bundle of %s: %w", c.Name, err)
+	}
+	logLevel := "error"
+	if e.LogLevel == "debug" {
+		logLevel = "debug"
+	}
+	var exitCmd []string
+	if len(e.ExitCommand) > 0 {
+		exitCmd = append(slices.Clone(e.ExitCommand), "container", "cleanup", c.ID)
+	}
+	started, err := monitor.Start(ctx, monitor.Options{
+		Conmon:      e.Conmon,
+		Runtime:     e.Runtime.Path,
+		RuntimeArgs: e.Runtime.GlobalArgs(),
+		ID:          c.ID,
+		Name:        c.Name,
+		Bundle:      bundle,
+		ExitDir:     e.exitDir(),
+		SocketDir:   e.socketDir(),
+		LogDriver:   c.LogDriver,
+		LogPath:     c.LogPath,
+		LogLevel:    logLevel,
+		Terminal:    c.Terminal,
+		Stdin:       c.Stdin,
+		ExitCommand: exitCmd,
+	}, [3]*os.File{os.Stdin, os.Stdout, os.Stderr})
+	if err != nil {
+		return fmt.Errorf("creating container %s: %w", c.Name, err)
+	}
+	ok = true
+	c.State = State{
+		Status:       StatusCreated,
+		Pid:          started.Pid,
+		ConmonPid:    started.ConmonPid,
+		BootID:       bootID(),
+		Mountpoint:   mountpoint,
+		RestartCount: c.State.RestartCount,
+		Health:       c.State.Health,
+	}
+	return e.writeState(c.ID, c.State)
+}
+
+// Start starts a container, creating it in the runtime first if needed.
+func (e *Engine) Start(ctx context.Context, id string) (*Container, error) {
+	unlock, err := e.lock(id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	c, err := e.Lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	if c.Running() {
+		return c, nil // podman: starting a running container is a no-op
+	}
+	if c.State.Status == StatusExited {
+		e.finish(ctx, c) // fold in a pending cleanup
+	}
+	c.State.StoppedByUser = false
+	if err := e.init(ctx, c, false); err != nil {
+		return nil, err
+	}
+	if err := e.start(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// start runs the runtime's start on a created container (lock held).
+func (e *Engine) start(ctx context.Context, c *Container) error {
+	if err := e.Runtime.Start(ctx, c.ID); err != nil {
+		e.finish(ctx, c)
+		return fmt.Errorf("starting container %s: %w", c.Name, err)
+	}
+	c.State.Status = StatusRunning
+	c.State.StartedAt = time.Now().UTC()
+	c.State.FinishedAt = time.Time{}
+	c.State.ExitCode = 0
+	if c.Health != nil {
+		c.State.Health = &Health{Status: "starting"}
+	}
+	if err := e.writeState(c.ID, c.State); err != nil {
+		return err
+	}
+	e.event(c, "start")
+	return nil
+}
+
+// buildSpec turns the record into a runtime spec rooted at mountpoint.
+func (e *Engine) buildSpec(c *Container, mountpoint, bundle string) (*specs.Spec, error) {
+	args := append(slices.Clone(c.Entrypoint), c.Command...)
+	if len(args) == 0 {
+		return nil, fmt.Errorf("container %s has no command", c.Name)
+	}
+	execUser, err := resolveUser(mountpoint, c.User)
+	if err != nil {
+		return nil, err
+	}
+	if c.Init {
+		args = append([]string{InitPath, "--"}, args...)
+	}
+	hostname := c.Hostname
+	if hostname == "" {
+		hostname = c.ID[:12]
+	}
+	s := oci.Spec{
+		Rootfs:          mountpoint,
+		ReadOnly:        c.ReadOnly,
+		Args:            args,
+		Env:             withHome(c.Env, execUser.Home),
+		Cwd:             c.WorkDir,
+		UID:             uint32(execUser.Uid),
+		GID:             uint32(execUser.Gid),
+		Terminal:        c.Terminal,
+		Hostname:        hostname,
+		Privileged:      c.Security.Privileged,
+		Caps:            e.Settings.DefaultCapabilities,
+		CapAdd:          c.Security.CapAdd,
+		CapDrop:         c.Security.CapDrop,
+		NoNewPrivileges: c.Security.NoNewPrivileges,
+		Mask:            c.Security.Mask,
+		Unmask:          c.Security.Unmask,
+		Rlimits:         c.Rlimits,
+		Network:         oci.NetworkMode(c.Network),
+		UIDMappings:     c.UIDMap,
+		GIDMappings:     c.GIDMap,
+		Resources:       c.Resources,
+		Annotations:     c.Annotations,
+		ShmSize:         c.ShmSize,
+	}
+	for _, g := range execUser.Sgids {
+		s.AdditionalGids = append(s.AdditionalGids, uint32(g))
+	}
+	if os.Geteuid() == 0 {
+		s.CgroupsPath = "/ocisuite/" + c.ID
+	}
+	mounts, err := e.specMounts(c, bundle, hostname)
+	if err != nil {
+		return nil, err
+	}
+	s.Mounts = mounts
+	spec, err := oci.Generate(s)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", c.Name, err)
+	}
+	switch {
+	case c.Security.Privileged || c.Security.Seccomp == "unconfined":
+	case c.Security.Seccomp != "":
+		if spec.Linux.Seccomp, err = oci.LoadSeccomp(c.Security.Seccomp); err != nil {
+			return nil, err
+		}
+	default:
+		spec.Linux.Seccomp = oci.DefaultSeccomp(spec.Process.Capabilities.Bounding)
+	}
+	if c.Terminal {
+		spec.Process.ConsoleSize = &specs.Box{Height: 24, Width: 80}
+	}
+	return spec, nil
+}
+
+func withHome(env []string, home string) []string {
+	if home == "" || slices.ContainsFunc(env, func(s string) bool { return strings.HasPrefix(s, "HOME=") }) {
+		return env
+	}
+	return append(slices.Clone(env), "HOME="+home)
+}
+
+// resolveUser reads the container's /etc/passwd and /etc/group for
+// "user[:group]" (names or numbers), as runc would.
+func resolveUser(rootfs, spec string) (*user.ExecUser, error) {
+	defaults := &user.ExecUser{Uid: 0, Gid: 0, Home: "/"}
+	passwd, err := securejoin.SecureJoin(rootfs, "/etc/passwd")
+	if err != nil {
+		return nil, err
+	}
+	group, err := securejoin.SecureJoin(rootfs, "/etc/group")
+	if err != nil {
+		return nil, err
+	}
+	u, err := user.GetExecUserPath(spec, defaults, passwd, group)
+	if err != nil {
+		return nil, fmt.Errorf("resolving user %q in the container: %w", spec, err)
+	}
+	return u, nil
+}
+
+// specMounts are the container's own mounts: /etc/hosts, /etc/hostname,
+// /etc/resolv.conf, volumes, binds and tmpfs, and --init's binary.
+func (e *Engine) specMounts(c *Container, bundle, hostname string) ([]specs.Mount, error) {
+	var out []specs.Mount
+	files, err := writeEtcFiles(c, bundle, hostname)
+	if err != nil {
+		return nil, err
+	}
+	for dest, src := range files {
+		if slices.ContainsFunc(c.Mounts, func(m Mount) bool { return m.Destination == dest }) {
+			continue
+		}
+		out = append(out, specs.Mount{Destination: dest, Type: "bind", Source: src, Options: []string{"rbind", "rprivate", "nosuid", "noexec", "nodev"}})
+	}
+	for _, m := range c.Mounts {
+		switch m.Type {
+		case "bind":
+			if _, err := os.Stat(m.Source); err != nil {
+				return nil, fmt.Errorf("bind mount source %s: %w", m.Source, err)
+			}
+			opts := []string{"rbind", "rprivate"}
+			if m.ReadOnly {
+				opts = append(opts, "ro")
+			}
+			opts = append(opts, m.Options...)
+			out = append(out, specs.Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: opts})
+		case "tmpfs":
+			opts := []string{"rw", "rprivate", "nosuid", "nodev"}
+			if m.ReadOnly {
+				opts = append(opts, "ro")
+			}
+			opts = append(opts, m.Options...)
+			out = append(out, specs.Mount{Destination: m.Destination, Type: "tmpfs", Source: "tmpfs", Options: opts})
+		case "volume":
+			dir, err := e.volumeDir(c, m)
+			if err != nil {
+				return nil, err
+			}
+			opts := []string{"rbind", "rprivate"}
+			if m.ReadOnly {
+				opts = append(opts, "ro")
+			}
+			out = append(out, specs.Mount{Destination: m.Destination, Type: "bind", Source: dir, Options: opts})
+		default:
+			return nil, fmt.Errorf("unsupported mount type %q", m.Type)
+		}
+	}
+	if c.Init {
+		initBin := c.InitPath
+		if initBin == "" {
+			initBin = "/usr/bin/catatonit"
+		}
+		if _, err := os.Stat(initBin); err != nil {
+			return nil, fmt.Errorf("--init needs %s (install the catatonit package): %w", initBin, err)
+		}
+		out = append(out, specs.Mount{Destination: InitPath, Type: "bind", Source: initBin, Options: []string{"bind", "ro", "nosuid", "nodev"}})
+	}
+	return out, nil
+}
+
+// writeEtcFiles writes the per-container /etc/hosts, /etc/hostname and
+// /etc/resolv.conf into the bundle.
+func writeEtcFiles(c *Container, bundle, hostname string) (map[string]string, error) {
+	hosts := "127.0.0.1\tlocalhost localhost.localdomain\n::1\tlocalhost localhost.localdomain\n"
+	if c.Network == "host" {
+		if b, err := os.ReadFile("/etc/hosts"); err == nil {
+			hosts = string(b)
+		}
+	}
+	hosts += fmt.Sprintf("127.0.1.1\t%s %s\n", hostname, c.Name)
+	resolv := ""
+	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+		resolv = string(b)
+	}
+	files := map[string]string{
+		"/etc/hosts":       hosts,
+		"/etc/hostname":    hostname + "\n",
+		"/etc/resolv.conf": resolv,
+	}
+	out := map[string]string{}
+	for dest, content := range files {
+		p := filepath.Join(bundle, filepath.Base(dest))
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return nil, fmt.Errorf("writing %s: %w", p, err)
+		}
+		out[dest] = p
+	}
+	return out, nil
+}
+
+// errNotRunning wraps ErrInvalidState for a container that must run.
+func errNotRunning(c *Container) error {
+	return fmt.Errorf("container %s is not running (state %s): %w", c.Name, c.State.Status, ErrInvalidState)
+}
+
+func secureJoin(root, p string) (string, error) { return securejoin.SecureJoin(root, p) }

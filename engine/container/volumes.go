@@ -1,0 +1,50 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/containers/storage/pkg/archive"
+	securejoin "github.com/cyphar/filepath-securejoin"
+
+	"github.com/ocisuite/suite/engine/volume"
+)
+
+// Volumes is the store's volume registry.
+func (e *Engine) Volumes() volume.Store {
+	return volume.Store{Root: filepath.Join(e.Store.GraphRoot(), "volumes")}
+}
+
+// volumeDir returns the host directory behind a volume mount, creating a
+// named volume on first use and copying the image's content at the mount
+// point into a new volume, as podman does.
+func (e *Engine) volumeDir(c *Container, m Mount) (string, error) {
+	vs := e.Volumes()
+	v, err := vs.Get(m.Volume)
+	if errors.Is(err, volume.ErrNoSuchVolume) {
+		v, err = vs.Create(m.Volume, nil, nil)
+		if errors.Is(err, volume.ErrExists) {
+			v, err = vs.Get(m.Volume)
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	if v.NeedsCopyUp && c.State.Mountpoint != "" {
+		src, err := securejoin.SecureJoin(c.State.Mountpoint, m.Destination)
+		if err != nil {
+			return "", err
+		}
+		if st, err := os.Stat(src); err == nil && st.IsDir() {
+			if err := archive.NewDefaultArchiver().CopyWithTar(src, v.Mountpoint); err != nil {
+				return "", fmt.Errorf("copying %s into volume %s: %w", m.Destination, v.Name, err)
+			}
+		}
+		if err := vs.CopiedUp(v); err != nil {
+			return "", err
+		}
+	}
+	return v.Mountpoint, nil
+}

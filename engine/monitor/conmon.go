@@ -1,0 +1,249 @@
+// Package monitor starts and talks to conmon, the per-container monitor
+// that is a running container's parent: it holds the container's stdio,
+// writes its log and exit code, keeps an attach socket, and runs the exit
+// command (engine container cleanup) when the container ends.
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Options describe one conmon invocation for a container.
+type Options struct {
+	Conmon      string   // path of conmon
+	Runtime     string   // path of the OCI runtime
+	RuntimeArgs []string // global runtime arguments (e.g. --root)
+	ID          string
+	Name        string
+	Bundle      string // holds config.json; conmon's files go here too
+	ExitDir     string // conmon writes ExitDir/ID with the exit code
+	SocketDir   string // short directory for the attach socket
+	LogDriver   string // "k8s-file", "none" or "passthrough"
+	LogPath     string // for k8s-file
+	LogLevel    string
+	Terminal    bool
+	Stdin       bool
+	// ExitCommand runs when the container exits (args[0] is the program).
+	ExitCommand []string
+	// Restore starts the container from this checkpoint directory.
+	Restore     string
+	RuntimeOpts []string // extra arguments of runc restore
+}
+
+// PidFile is where conmon writes the container's PID.
+func PidFile(bundle string) string { return filepath.Join(bundle, "pidfile") }
+
+// ConmonPidFile is where conmon writes its own PID.
+func ConmonPidFile(bundle string) string { return filepath.Join(bundle, "conmon.pid") }
+
+// AttachSocket is the attach socket's path for a container.
+func AttachSocket(socketDir, id string) string {
+	return filepath.Join(socketDir, shortID(id), "attach")
+}
+
+// CtlFile is the control FIFO (terminal resize) in the bundle.
+func CtlFile(bundle string) string { return filepath.Join(bundle, "ctl") }
+
+// WinszFile is the terminal size FIFO in the bundle (conmon ≥ 2.0.28).
+func WinszFile(bundle string) string { return filepath.Join(bundle, "winsz") }
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func (o Options) args() []string {
+	args := []string{
+		"--api-version", "1",
+		"-c", o.ID, "-u", shortID(o.ID), "-n", o.Name,
+		"-r", o.Runtime, "-b", o.Bundle,
+		"-p", PidFile(o.Bundle), "-P", ConmonPidFile(o.Bundle),
+		"--exit-dir", o.ExitDir,
+		"--socket-dir-path", o.SocketDir,
+	}
+	for _, a := range o.RuntimeArgs {
+		args = append(args, "--runtime-arg", a)
+	}
+	switch o.LogDriver {
+	case "none":
+		args = append(args, "-l", "none:")
+	case "passthrough":
+		args = append(args, "-l", "passthrough:")
+	default:
+		args = append(args, "-l", "k8s-file:"+o.LogPath)
+	}
+	if o.LogLevel != "" {
+		args = append(args, "--log-level", o.LogLevel)
+	}
+	if o.Terminal {
+		args = append(args, "-t")
+	}
+	if o.Stdin {
+		args = append(args, "-i")
+	}
+	if len(o.ExitCommand) > 0 {
+		args = append(args, "--exit-command", o.ExitCommand[0])
+		for _, a := range o.ExitCommand[1:] {
+			args = append(args, "--exit-command-arg", a)
+		}
+	}
+	if o.Restore != "" {
+		args = append(args, "--restore", o.Restore)
+		for _, a := range o.RuntimeOpts {
+			args = append(args, "--runtime-opt", a)
+		}
+	}
+	return args
+}
+
+// syncMessage is what conmon writes on its sync pipe (API version 1).
+type syncMessage struct {
+	Data    int    `json:"data"`
+	Message string `json:"message,omitempty"`
+}
+
+// Started is a container created under its monitor.
+type Started struct {
+	Pid       int // the container's init process
+	ConmonPid int
+}
+
+// Start runs conmon, which runs the runtime's create (or restore) and stays
+// as the container's parent; it returns once the container exists. stdio
+// are given to conmon only for the passthrough log driver.
+func Start(ctx context.Context, o Options, stdio [3]*os.File) (*Started, error) {
+	if err := os.MkdirAll(o.SocketDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.ExitDir, 0o700); err != nil {
+		return nil, err
+	}
+	os.Remove(filepath.Join(o.ExitDir, o.ID))
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer syncR.Close()
+	startR, startW, err := os.Pipe()
+	if err != nil {
+		syncW.Close()
+		return nil, err
+	}
+	defer startW.Close()
+	files := []*os.File{syncW, startR}
+	env := append(os.Environ(), "_OCI_SYNCPIPE=3", "_OCI_STARTPIPE=4")
+	cmd := exec.Command(o.Conmon, o.args()...)
+	logrus.Debugf("monitor: %s %s", o.Conmon, strings.Join(cmd.Args[1:], " "))
+	cmd.Env = env
+	cmd.Dir = o.Bundle
+	cmd.ExtraFiles = files
+	if o.LogDriver == "passthrough" {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
+	}
+	// conmon must outlive this process and its signals.
+	cmd.SysProcAttr = detachAttr()
+	err = cmd.Start()
+	for _, f := range files {
+		f.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("starting conmon: %w", err)
+	}
+	// conmon forks its long-lived self and the first process exits.
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait() }()
+	// Let conmon go on (podman moves it into a cgroup first). The attach
+	// socket exists once conmon reports the container created.
+	if _, err := startW.Write([]byte{0}); err != nil {
+		return nil, fmt.Errorf("signalling conmon: %w", err)
+	}
+	startW.Close()
+	msg, err := readSync(ctx, syncR)
+	if err != nil {
+		select {
+		case werr := <-waitErr:
+			if werr != nil {
+				return nil, fmt.Errorf("conmon failed: %w", werr)
+			}
+		case <-time.After(100 * time.Millisecond):
+		}
+		return nil, fmt.Errorf("reading conmon's sync pipe: %w", err)
+	}
+	if msg.Data < 0 {
+		return nil, errors.New(cleanRuntimeMessage(msg.Message))
+	}
+	st := &Started{Pid: msg.Data}
+	if b, err := os.ReadFile(ConmonPidFile(o.Bundle)); err == nil {
+		st.ConmonPid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	return st, nil
+}
+
+func readSync(ctx context.Context, r *os.File) (syncMessage, error) {
+	type result struct {
+		m   syncMessage
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		var m syncMessage
+		err := json.NewDecoder(r).Decode(&m)
+		if errors.Is(err, io.EOF) {
+			err = errors.New("conmon exited before reporting")
+		}
+		ch <- result{m, err}
+	}()
+	select {
+	case res := <-ch:
+		return res.m, res.err
+	case <-ctx.Done():
+		return syncMessage{}, ctx.Err()
+	}
+}
+
+// cleanRuntimeMessage turns what conmon relays from runc into one line.
+func cleanRuntimeMessage(m string) string {
+	m = strings.TrimSpace(m)
+	for _, l := range strings.Split(m, "\n") {
+		if i := strings.Index(l, `msg="`); i >= 0 {
+			if s, err := strconv.Unquote(l[i+4:]); err == nil {
+				m = s
+			}
+		}
+	}
+	if m == "" {
+		return "the OCI runtime failed to create the container"
+	}
+	return m
+}
+
+// ExitCode reads the exit file conmon wrote; ok is false while it has not.
+func ExitCode(exitDir, id string) (code int, at time.Time, ok bool) {
+	p := filepath.Join(exitDir, id)
+	b, err := os.ReadFile(p)
+	if err != nil || len(strings.TrimSpace(string(b))) == 0 {
+		return 0, time.Time{}, false
+	}
+	code, err = strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, time.Time{}, false
+	}
+	if st, err := os.Stat(p); err == nil {
+		at = st.ModTime()
+	}
+	return code, at, true
+}

@@ -1,0 +1,316 @@
+package oci
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+)
+
+// ErrNotExist is returned when the runtime does not know the container.
+var ErrNotExist = errors.New("container does not exist in the OCI runtime")
+
+// ErrNotRunning is returned when an operation needs a running container.
+var ErrNotRunning = errors.New("container is not running")
+
+// RuntimeError is a failed runtime invocation, with what it printed.
+type RuntimeError struct {
+	Op       string
+	ID       string
+	ExitCode int
+	Message  string
+	sentinel error
+}
+
+func (e *RuntimeError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = fmt.Sprintf("exit status %d", e.ExitCode)
+	}
+	return fmt.Sprintf("runtime %s %s: %s", e.Op, e.ID, msg)
+}
+
+// Unwrap lets errors.Is match ErrNotExist and ErrNotRunning.
+func (e *RuntimeError) Unwrap() error { return e.sentinel }
+
+// Runtime runs one OCI runtime binary (runc) with its own state directory.
+type Runtime struct {
+	// Path of the runtime binary.
+	Path string
+	// Root is the runtime's state directory (runc --root); "" uses its
+	// default. Separate engine instances use separate roots.
+	Root string
+}
+
+// Find returns the runtime binary for nameOrPath: a path is used as it is,
+// a name is looked up in candidates (containers.conf's [engine.runtimes])
+// and then in $PATH.
+func Find(nameOrPath string, candidates map[string][]string) (string, error) {
+	if strings.Contains(nameOrPath, "/") {
+		if _, err := os.Stat(nameOrPath); err != nil {
+			return "", fmt.Errorf("OCI runtime %s: %w", nameOrPath, err)
+		}
+		return nameOrPath, nil
+	}
+	for _, p := range candidates[nameOrPath] {
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath(nameOrPath); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("OCI runtime %q not found (install the %s package)", nameOrPath, nameOrPath)
+}
+
+// GlobalArgs are the arguments that go before the subcommand.
+func (r *Runtime) GlobalArgs() []string {
+	var args []string
+	if r.Root != "" {
+		args = append(args, "--root", r.Root)
+	}
+	return args
+}
+
+func (r *Runtime) command(ctx context.Context, args ...string) *exec.Cmd {
+	full := append(r.GlobalArgs(), args...)
+	logrus.Debugf("runtime: %s %s", r.Path, strings.Join(full, " "))
+	cmd := exec.CommandContext(ctx, r.Path, full...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	return cmd
+}
+
+// run runs a runtime subcommand and classifies its failure.
+func (r *Runtime) run(ctx context.Context, stdin io.Reader, op, id string, args ...string) ([]byte, error) {
+	cmd := r.command(ctx, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.Bytes(), r.errorFor(op, id, err, stderr.String())
+	}
+	return stdout.Bytes(), nil
+}
+
+func (r *Runtime) errorFor(op, id string, err error, stderr string) error {
+	re := &RuntimeError{Op: op, ID: id, ExitCode: -1, Message: lastLine(stderr)}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		re.ExitCode = ee.ExitCode()
+	} else if re.Message == "" {
+		re.Message = err.Error()
+	}
+	// runc says so in words only; this is the one place that reads them.
+	low := strings.ToLower(stderr)
+	switch {
+	case strings.Contains(low, "does not exist") || strings.Contains(low, "container not found"):
+		re.sentinel = ErrNotExist
+	case strings.Contains(low, "not running") || strings.Contains(low, "container is stopped"):
+		re.sentinel = ErrNotRunning
+	}
+	return re
+}
+
+// lastLine is the last non-empty line of runc's output, without its
+// logrus decoration.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimSpace(lines[i])
+		if l == "" {
+			continue
+		}
+		if j := strings.Index(l, `msg="`); j >= 0 {
+			if m, err := strconv.Unquote(l[j+4:]); err == nil {
+				return m
+			}
+			if k := strings.LastIndex(l, `"`); k > j+5 {
+				return l[j+5 : k]
+			}
+		}
+		var js struct {
+			Msg string `json:"msg"`
+		}
+		if json.Unmarshal([]byte(l), &js) == nil && js.Msg != "" {
+			return js.Msg
+		}
+		return l
+	}
+	return ""
+}
+
+// WriteBundle writes spec as BUNDLE/config.json.
+func WriteBundle(bundle string, spec *specs.Spec) error {
+	if err := os.MkdirAll(bundle, 0o700); err != nil {
+		return err
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(bundle, ".config.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(bundle, "config.json"))
+}
+
+// IO is the standard streams of a foreground process.
+type IO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// Run runs the container in the foreground (runc run) and returns its exit
+// code; the container is deleted when it ends, also on failure. It is what
+// the builder's RUN steps use: no monitor, nothing left behind.
+func (r *Runtime) Run(ctx context.Context, id, bundle string, stdio IO) (int, error) {
+	cmd := r.command(context.WithoutCancel(ctx), "run", "--bundle", bundle, id)
+	cmd.Stdin, cmd.Stdout = stdio.Stdin, stdio.Stdout
+	var stderr bytes.Buffer
+	if stdio.Stderr != nil {
+		cmd.Stderr = io.MultiWriter(stdio.Stderr, &stderr)
+	} else {
+		cmd.Stderr = &stderr
+	}
+	if err := cmd.Start(); err != nil {
+		return -1, fmt.Errorf("starting %s: %w", r.Path, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			// Cancelled: kill the container's processes, then runc run ends.
+			_ = r.Kill(context.Background(), id, syscall.SIGKILL, true)
+		case <-done:
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
+	_ = r.Delete(context.Background(), id, true)
+	if ctx.Err() != nil {
+		return -1, ctx.Err()
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		// runc run exits with the container's code; a code with no process
+		// started is a runtime failure, told by its message.
+		if strings.Contains(stderr.String(), "level=error") {
+			return ee.ExitCode(), r.errorFor("run", id, err, stderr.String())
+		}
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return -1, r.errorFor("run", id, err, stderr.String())
+	}
+	return 0, nil
+}
+
+// Start starts a created container.
+func (r *Runtime) Start(ctx context.Context, id string) error {
+	_, err := r.run(ctx, nil, "start", id, "start", id)
+	return err
+}
+
+// State is what the runtime reports of a container.
+type State struct {
+	ID      string    `json:"id"`
+	Pid     int       `json:"pid"`
+	Status  string    `json:"status"` // created, running, paused, stopped
+	Bundle  string    `json:"bundle"`
+	Created time.Time `json:"created"`
+}
+
+// State queries the runtime.
+func (r *Runtime) State(ctx context.Context, id string) (*State, error) {
+	out, err := r.run(ctx, nil, "state", id, "state", id)
+	if err != nil {
+		return nil, err
+	}
+	var st State
+	if err := json.Unmarshal(out, &st); err != nil {
+		return nil, fmt.Errorf("runtime state %s: %w", id, err)
+	}
+	return &st, nil
+}
+
+// Kill sends sig to the container's init process (all: to every process).
+func (r *Runtime) Kill(ctx context.Context, id string, sig syscall.Signal, all bool) error {
+	args := []string{"kill"}
+	if all {
+		args = append(args, "--all")
+	}
+	_, err := r.run(ctx, nil, "kill", id, append(args, id, strconv.Itoa(int(sig)))...)
+	return err
+}
+
+// Delete removes the runtime's state of the container; force kills it first.
+// A container the runtime does not know is not an error.
+func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
+	args := []string{"delete"}
+	if force {
+		args = append(args, "--force")
+	}
+	_, err := r.run(ctx, nil, "delete", id, append(args, id)...)
+	if errors.Is(err, ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// Pause freezes every process of the container.
+func (r *Runtime) Pause(ctx context.Context, id string) error {
+	_, err := r.run(ctx, nil, "pause", id, "pause", id)
+	return err
+}
+
+// Resume thaws a paused container.
+func (r *Runtime) Resume(ctx context.Context, id string) error {
+	_, err := r.run(ctx, nil, "resume", id, "resume", id)
+	return err
+}
+
+// Update changes the resources of a running container.
+func (r *Runtime) Update(ctx context.Context, id string, res *specs.LinuxResources) error {
+	b, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	_, err = r.run(ctx, bytes.NewReader(b), "update", id, "update", "--resources", "-", id)
+	return err
+}
+
+// Pids lists the host PIDs of the container's processes.
+func (r *Runtime) Pids(ctx context.Context, id string) ([]int, error) {
+	out, err := r.run(ctx, nil, "ps", id, "ps", "--format", "json", id)
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	if err := json.Unmarshal(out, &pids); err != nil {
+		return nil, fmt.Errorf("runtime ps %s: %w", id, err)
+	}
+	return pids, nil
+}
+
+// Version is the runtime's first line of --version.
+func (r *Runtime) Version(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, r.Path, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s --version: %w", r.Path, err)
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimSpace(line), nil
+}

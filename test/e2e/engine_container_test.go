@@ -1,0 +1,413 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ocisuite/suite/test/fixture"
+)
+
+// containerStore is a test store holding the busybox image as "bb", with
+// every container removed (and its conmon gone) when the test ends.
+func containerStore(t *testing.T) *engineStore {
+	t.Helper()
+	e := newEngineStore(t)
+	e.load(t, fixture.Busybox(t), "localhost/bb:latest")
+	t.Cleanup(func() { e.run(t, "rm", "-af") })
+	return e
+}
+
+type inspected struct {
+	ID    string `json:"Id"`
+	Name  string
+	State struct {
+		Status    string
+		Running   bool
+		Pid       int
+		ConmonPid int
+		ExitCode  int
+	}
+	RestartCount int
+	Config       struct {
+		Env        []string
+		WorkingDir string
+		Labels     map[string]string
+	}
+	HostConfig struct {
+		RestartPolicy struct{ Name string }
+		Memory        int64
+		PidsLimit     int64
+	}
+	Mounts []struct{ Type, Source, Destination, Name string }
+}
+
+func (e *engineStore) inspect(t *testing.T, name string) inspected {
+	t.Helper()
+	var out []inspected
+	res := e.must(t, "container", "inspect", name)
+	if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil || len(out) != 1 {
+		t.Fatalf("inspect %s: %v: %s", name, err, res.Stdout)
+	}
+	return out[0]
+}
+
+// waitStatus polls inspect until the container reaches status.
+func (e *engineStore) waitStatus(t *testing.T, name, status string) inspected {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		in := e.inspect(t, name)
+		if in.State.Status == status {
+			return in
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container %s is %s, want %s", name, in.State.Status, status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestEngineContainerRunForeground(t *testing.T) {
+	e := containerStore(t)
+	res := e.must(t, "run", "--rm", "bb", "sh", "-c", "echo out; echo err >&2")
+	if res.Stdout != "out\n" || !strings.Contains(res.Stderr, "err\n") {
+		t.Fatalf("run printed stdout %q stderr %q", res.Stdout, res.Stderr)
+	}
+	if res := e.run(t, "run", "--rm", "bb", "sh", "-c", "exit 42"); res.Code != 42 {
+		t.Fatalf("exit 42: got %d", res.Code)
+	}
+	res = e.run(t, "run", "--rm", "bb", "no-such-command")
+	if res.Code != 127 {
+		t.Fatalf("missing command: exit %d, want 127", res.Code)
+	}
+	assertOneLine(t, res.Stderr, "no-such-command")
+	if res := e.run(t, "run", "--rm", "no-such-image"); res.Code != 125 {
+		t.Fatalf("unknown image: exit %d, want 125", res.Code)
+	}
+	// --rm leaves nothing behind.
+	if out := e.must(t, "ps", "-aq").Stdout; out != "" {
+		t.Fatalf("--rm left containers: %q", out)
+	}
+	// stdin with -i.
+	res = e.stdin(t, []byte("hello stdin\n"), "run", "--rm", "-i", "bb", "cat")
+	if res.Code != 0 || res.Stdout != "hello stdin\n" {
+		t.Fatalf("run -i cat: exit %d, %q", res.Code, res.Stdout)
+	}
+}
+
+func TestEngineContainerLifecycle(t *testing.T) {
+	e := containerStore(t)
+	id := strings.TrimSpace(e.must(t, "run", "-d", "--name", "web", "-l", "app=web", "-e", "FOO=bar", "-w", "/tmp", "bb", "sh", "-c", "echo started; exec sleep 1000").Stdout)
+	if len(id) != 64 {
+		t.Fatalf("run -d printed %q, want an ID", id)
+	}
+	in := e.waitStatus(t, "web", "running")
+	if in.ID != id || in.State.Pid == 0 || in.State.ConmonPid == 0 || in.Config.WorkingDir != "/tmp" || in.Config.Labels["app"] != "web" {
+		t.Fatalf("inspect: %+v", in)
+	}
+	// The container's parent is conmon, not the CLI.
+	ppid := parentPid(t, in.State.Pid)
+	if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", ppid)); strings.TrimSpace(string(comm)) != "conmon" {
+		t.Fatalf("parent of the container is %q, want conmon", comm)
+	}
+	ps := e.must(t, "ps", "--format", "{{.Names}} {{.Status}}").Stdout
+	if !strings.HasPrefix(ps, "web Up") {
+		t.Fatalf("ps: %q", ps)
+	}
+	if out := e.must(t, "ps", "--filter", "label=app=web", "-q").Stdout; strings.TrimSpace(out) != id[:12] {
+		t.Fatalf("ps --filter label: %q", out)
+	}
+	if out := e.must(t, "exec", "web", "sh", "-c", "echo $FOO; pwd").Stdout; out != "bar\n/tmp\n" {
+		t.Fatalf("exec: %q", out)
+	}
+	if res := e.run(t, "exec", "web", "sh", "-c", "exit 7"); res.Code != 7 {
+		t.Fatalf("exec exit code %d, want 7", res.Code)
+	}
+	if res := e.run(t, "exec", "web", "nope"); res.Code != 127 {
+		t.Fatalf("exec of a missing command: exit %d, want 127", res.Code)
+	}
+	if out := e.must(t, "exec", "-u", "nobody", "web", "id", "-u").Stdout; out != "65534\n" {
+		t.Fatalf("exec -u nobody: %q", out)
+	}
+	waitFor(t, func() bool { return strings.Contains(e.must(t, "logs", "web").Stdout, "started") })
+	// A name in use is refused with one line and nothing created.
+	res := e.run(t, "run", "-d", "--name", "web", "bb", "true")
+	if res.Code != 125 {
+		t.Fatalf("duplicate name: exit %d", res.Code)
+	}
+	assertOneLine(t, res.Stderr, "already in use")
+	e.must(t, "pause", "web")
+	e.waitStatus(t, "web", "paused")
+	e.must(t, "unpause", "web")
+	e.waitStatus(t, "web", "running")
+	if res := e.run(t, "rm", "web"); res.Code != 125 {
+		t.Fatalf("rm of a running container: exit %d, want 125", res.Code)
+	}
+	e.must(t, "rename", "web", "web2")
+	e.must(t, "stop", "-t", "1", "web2")
+	in = e.inspect(t, "web2")
+	if in.State.Status != "exited" || in.State.ExitCode != 137 {
+		t.Fatalf("after stop: %+v", in.State)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", in.State.Pid)); in.State.Pid != 0 || err == nil && in.State.Pid != 0 {
+		t.Fatalf("pid %d still recorded after stop", in.State.Pid)
+	}
+	// A stopped container starts again.
+	e.must(t, "start", "web2")
+	e.waitStatus(t, "web2", "running")
+	e.must(t, "kill", "-s", "TERM", "web2") // sleep ignores TERM as PID 1
+	e.must(t, "kill", "web2")
+	if out := strings.TrimSpace(e.must(t, "wait", "web2").Stdout); out != "137" {
+		t.Fatalf("wait printed %q, want 137", out)
+	}
+	e.must(t, "rm", "web2")
+	if res := e.run(t, "container", "exists", "web2"); res.Code != 1 {
+		t.Fatalf("exists after rm: exit %d", res.Code)
+	}
+}
+
+func TestEngineContainerCreateStartWait(t *testing.T) {
+	e := containerStore(t)
+	e.must(t, "create", "--name", "c1", "bb", "sh", "-c", "echo from-c1; exit 3")
+	if in := e.inspect(t, "c1"); in.State.Status != "created" {
+		t.Fatalf("after create: %s", in.State.Status)
+	}
+	res := e.run(t, "start", "-a", "c1")
+	if res.Code != 3 || res.Stdout != "from-c1\n" {
+		t.Fatalf("start -a: exit %d, %q", res.Code, res.Stdout)
+	}
+	if out := e.must(t, "ps", "-a", "--filter", "exited=3", "--format", "{{.Names}}").Stdout; out != "c1\n" {
+		t.Fatalf("ps --filter exited=3: %q", out)
+	}
+	if out := e.must(t, "logs", "c1").Stdout; out != "from-c1\n" {
+		t.Fatalf("logs: %q", out)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(e.must(t, "ps", "-a", "--format", "json").Stdout), &rows); err != nil || len(rows) != 1 || rows[0]["ExitCode"].(float64) != 3 {
+		t.Fatalf("ps --format json: %v %v", err, rows)
+	}
+	e.must(t, "container", "prune", "-f")
+	if out := e.must(t, "ps", "-aq").Stdout; out != "" {
+		t.Fatalf("prune left %q", out)
+	}
+}
+
+func TestEngineContainerRestartPolicy(t *testing.T) {
+	e := containerStore(t)
+	e.must(t, "run", "-d", "--name", "flaky", "--restart", "on-failure:2", "bb", "sh", "-c", "exit 1")
+	waitFor(t, func() bool {
+		in := e.inspect(t, "flaky")
+		return in.RestartCount == 2 && in.State.Status == "exited"
+	})
+	time.Sleep(time.Second)
+	if in := e.inspect(t, "flaky"); in.RestartCount != 2 || in.State.Status != "exited" {
+		t.Fatalf("on-failure:2 went on: %+v", in)
+	}
+	e.must(t, "run", "-d", "--name", "always", "--restart", "always", "bb", "sh", "-c", "sleep 0.2")
+	waitFor(t, func() bool { return e.inspect(t, "always").RestartCount >= 2 })
+	e.must(t, "stop", "-t", "0", "always")
+	in := e.inspect(t, "always")
+	time.Sleep(time.Second)
+	if after := e.inspect(t, "always"); after.State.Status != "exited" || after.RestartCount != in.RestartCount {
+		t.Fatalf("a stopped --restart always container came back: %+v", after)
+	}
+}
+
+func TestEngineContainerSecurityDefaults(t *testing.T) {
+	e := containerStore(t)
+	status := e.must(t, "run", "--rm", "bb", "cat", "/proc/self/status").Stdout
+	if !strings.Contains(status, "Seccomp:\t2") {
+		t.Errorf("no seccomp filter by default:\n%s", status)
+	}
+	capEff := field(status, "CapEff")
+	if capEff == "000001ffffffffff" || capEff == "" {
+		t.Errorf("default capabilities not dropped: CapEff %s", capEff)
+	}
+	dropped := field(e.must(t, "run", "--rm", "--cap-drop", "ALL", "bb", "cat", "/proc/self/status").Stdout, "CapEff")
+	if dropped != "0000000000000000" {
+		t.Errorf("--cap-drop ALL: CapEff %s", dropped)
+	}
+	nnp := e.must(t, "run", "--rm", "--security-opt", "no-new-privileges", "bb", "cat", "/proc/self/status").Stdout
+	if field(nnp, "NoNewPrivs") != "1" {
+		t.Errorf("no-new-privileges not set")
+	}
+	if field(e.must(t, "run", "--rm", "--security-opt", "seccomp=unconfined", "bb", "cat", "/proc/self/status").Stdout, "Seccomp") != "0" {
+		t.Errorf("seccomp=unconfined still filtered")
+	}
+	// Masked and read-only /proc paths.
+	if out := e.must(t, "run", "--rm", "bb", "sh", "-c", "wc -c < /proc/timer_list").Stdout; strings.TrimSpace(out) != "0" {
+		t.Errorf("/proc/timer_list not masked: %q", out)
+	}
+	if res := e.run(t, "run", "--rm", "bb", "sh", "-c", "echo 1 > /proc/sys/vm/drop_caches"); res.Code == 0 {
+		t.Errorf("/proc/sys writable")
+	}
+	if res := e.run(t, "run", "--rm", "--read-only", "bb", "touch", "/x"); res.Code == 0 {
+		t.Errorf("--read-only: root writable")
+	}
+	if res := e.run(t, "run", "--rm", "--read-only", "bb", "touch", "/tmp/x"); res.Code != 0 {
+		t.Errorf("--read-only: /tmp not writable: %s", res.Stderr)
+	}
+	// The caller's rlimits by default; a hard limit above the caller's is refused.
+	var soft, hard string
+	if out := e.must(t, "run", "--rm", "bb", "sh", "-c", "ulimit -n; ulimit -Hn").Stdout; true {
+		f := strings.Fields(out)
+		if len(f) == 2 {
+			soft, hard = f[0], f[1]
+		}
+	}
+	if hard == "" || soft == "" {
+		t.Fatalf("ulimit output")
+	}
+	h, _ := strconv.Atoi(hard)
+	res := e.run(t, "run", "--rm", "--ulimit", fmt.Sprintf("nofile=10:%d", h+1), "bb", "true")
+	if res.Code != 125 {
+		t.Errorf("--ulimit above the hard limit: exit %d", res.Code)
+	}
+	assertOneLine(t, res.Stderr, "hard limit")
+	if out := e.must(t, "run", "--rm", "--ulimit", "nofile=100:200", "bb", "sh", "-c", "ulimit -n; ulimit -Hn").Stdout; out != "100\n200\n" {
+		t.Errorf("--ulimit nofile=100:200: %q", out)
+	}
+	// --init runs catatonit as PID 1.
+	if out := e.must(t, "run", "--rm", "--init", "bb", "cat", "/proc/1/cmdline").Stdout; !strings.Contains(out, "engine-init") {
+		t.Errorf("--init: PID 1 is %q", out)
+	}
+	// --pids-limit and --memory reach the cgroup.
+	e.must(t, "run", "-d", "--name", "lim", "--memory", "64m", "--pids-limit", "50", "bb", "sleep", "100")
+	in := e.waitStatus(t, "lim", "running")
+	if in.HostConfig.Memory != 64<<20 || in.HostConfig.PidsLimit != 50 {
+		t.Errorf("inspect limits: %+v", in.HostConfig)
+	}
+	if out := e.must(t, "exec", "lim", "cat", "/sys/fs/cgroup/pids/pids.max").Stdout; strings.TrimSpace(out) != "50" {
+		t.Errorf("pids.max inside: %q", out)
+	}
+}
+
+func TestEngineContainerMounts(t *testing.T) {
+	e := containerStore(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f"), []byte("host file\n"), 0o644)
+	if out := e.must(t, "run", "--rm", "-v", dir+":/data:ro", "bb", "cat", "/data/f").Stdout; out != "host file\n" {
+		t.Fatalf("bind mount: %q", out)
+	}
+	if res := e.run(t, "run", "--rm", "-v", dir+":/data:ro", "bb", "touch", "/data/g"); res.Code == 0 {
+		t.Fatalf(":ro bind mount is writable")
+	}
+	e.must(t, "run", "--rm", "-v", dir+":/data", "bb", "sh", "-c", "echo from-container > /data/g")
+	if b, _ := os.ReadFile(filepath.Join(dir, "g")); string(b) != "from-container\n" {
+		t.Fatalf("write through bind mount: %q", b)
+	}
+	res := e.run(t, "run", "--rm", "-v", "/no/such/dir:/x", "bb", "true")
+	if res.Code != 125 {
+		t.Fatalf("missing bind source: exit %d", res.Code)
+	}
+	assertOneLine(t, res.Stderr, "/no/such/dir")
+	if out := e.must(t, "ps", "-aq").Stdout; out != "" {
+		t.Fatalf("a refused run left a container: %q", out)
+	}
+	// A named volume keeps data across containers.
+	e.must(t, "run", "--rm", "-v", "vol1:/v", "bb", "sh", "-c", "echo kept > /v/file")
+	if out := e.must(t, "run", "--rm", "-v", "vol1:/v", "bb", "cat", "/v/file").Stdout; out != "kept\n" {
+		t.Fatalf("named volume: %q", out)
+	}
+	if out := e.must(t, "run", "--rm", "--tmpfs", "/scratch:size=1m", "bb", "sh", "-c", "grep ' /scratch ' /proc/mounts").Stdout; !strings.Contains(out, "tmpfs") {
+		t.Fatalf("--tmpfs: %q", out)
+	}
+}
+
+func TestEngineContainerParallel(t *testing.T) {
+	e := containerStore(t)
+	const n = 10
+	var wg sync.WaitGroup
+	errs := make(chan string, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if res := e.run(t, "run", "-d", "--name", fmt.Sprintf("p%d", i), "bb", "sleep", "1000"); res.Code != 0 {
+				errs <- res.Stderr
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("parallel run: %s", err)
+	}
+	if out := strings.Fields(e.must(t, "ps", "-q").Stdout); len(out) != n {
+		t.Fatalf("%d running after %d parallel runs", len(out), n)
+	}
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.must(t, "rm", "-f", fmt.Sprintf("p%d", i))
+		}()
+	}
+	wg.Wait()
+	if out := e.must(t, "ps", "-aq").Stdout; out != "" {
+		t.Fatalf("parallel rm -f left %q", out)
+	}
+	mounts, _ := os.ReadFile("/proc/self/mounts")
+	if strings.Contains(string(mounts), e.root+"/overlay/") && strings.Contains(string(mounts), "/merged") {
+		for _, l := range strings.Split(string(mounts), "\n") {
+			if strings.Contains(l, e.root) && strings.Contains(l, "merged") {
+				t.Errorf("mount left behind: %s", l)
+			}
+		}
+	}
+}
+
+func TestEngineContainerKilledProcess(t *testing.T) {
+	e := containerStore(t)
+	e.must(t, "run", "-d", "--name", "victim", "bb", "sleep", "1000")
+	in := e.waitStatus(t, "victim", "running")
+	// The container's process dies behind the engine's back: conmon's exit
+	// command records it.
+	if err := syscallKill(in.State.Pid); err != nil {
+		t.Fatal(err)
+	}
+	after := e.waitStatus(t, "victim", "exited")
+	if after.State.ExitCode != 137 {
+		t.Fatalf("exit code %d, want 137", after.State.ExitCode)
+	}
+	e.must(t, "rm", "victim")
+}
+
+func parentPid(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndex(s, ")")+2:])
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+func field(status, name string) string {
+	for _, l := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(l, name+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 30s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
