@@ -127,6 +127,11 @@ func TestEngineContainerLifecycle(t *testing.T) {
 	if out := e.must(t, "exec", "web", "sh", "-c", "echo $FOO; pwd").Stdout; out != "bar\n/tmp\n" {
 		t.Fatalf("exec: %q", out)
 	}
+	envFile := filepath.Join(t.TempDir(), "env")
+	os.WriteFile(envFile, []byte("# comment\nFROMFILE=yes\n"), 0o644)
+	if out := e.must(t, "exec", "--env-file", envFile, "-e", "X=1", "web", "sh", "-c", "echo $FROMFILE$X").Stdout; out != "yes1\n" {
+		t.Fatalf("exec --env-file -e: %q", out)
+	}
 	if res := e.run(t, "exec", "web", "sh", "-c", "exit 7"); res.Code != 7 {
 		t.Fatalf("exec exit code %d, want 7", res.Code)
 	}

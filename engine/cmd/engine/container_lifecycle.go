@@ -424,6 +424,11 @@ func newExecCmd(g *globalOptions) *cobra.Command {
 		Args:  cli.MinArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Args = args[1:]
+			fileEnv, err := (&createFlags{envFile: envFile}).environment()
+			if err != nil {
+				return cli.Usage(err)
+			}
+			o.Env = append(fileEnv, o.Env...)
 			for i, e := range o.Env {
 				if !strings.Contains(e, "=") {
 					o.Env[i] = e + "=" + os.Getenv(e)
