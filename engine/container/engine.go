@@ -119,6 +119,21 @@ func (e *Engine) lock(id string) (func(), error) {
 	return l.Unlock, nil
 }
 
+// acquire takes the container's lock and reads its current record; the
+// caller releases the lock with the returned function.
+func (e *Engine) acquire(id string) (*Container, func(), error) {
+	unlock, err := e.lock(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := e.Lookup(id)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return c, unlock, nil
+}
+
 // decodeConfig reads the engine's record from a storage container; ok is
 // false for containers that are not the engine's (buildah's, podman's).
 func decodeConfig(c *storage.Container) (Config, bool) {

@@ -24,15 +24,11 @@ const InitPath = "/run/engine-init"
 // Init creates the container in the runtime under its monitor, without
 // starting it. attach makes conmon set up the attach socket first.
 func (e *Engine) Init(ctx context.Context, id string, attach bool) (*Container, error) {
-	unlock, err := e.lock(id)
+	c, unlock, err := e.acquire(id)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	c, err := e.Lookup(id)
-	if err != nil {
-		return nil, err
-	}
 	if err := e.init(ctx, c, attach); err != nil {
 		return nil, err
 	}
@@ -118,15 +114,11 @@ func (e *Engine) init(ctx context.Context, c *Container, attach bool) error {
 
 // Start starts a container, creating it in the runtime first if needed.
 func (e *Engine) Start(ctx context.Context, id string) (*Container, error) {
-	unlock, err := e.lock(id)
+	c, unlock, err := e.acquire(id)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	c, err := e.Lookup(id)
-	if err != nil {
-		return nil, err
-	}
 	if c.Running() {
 		return c, nil // podman: starting a running container is a no-op
 	}

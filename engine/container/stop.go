@@ -78,15 +78,11 @@ type StopOptions struct {
 // Stop sends the stop signal, then SIGKILL after the timeout, and waits for
 // the container to end. Stopping a stopped container is not an error.
 func (e *Engine) Stop(ctx context.Context, id string, o StopOptions) (*Container, error) {
-	unlock, err := e.lock(id)
+	c, unlock, err := e.acquire(id)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	c, err := e.Lookup(id)
-	if err != nil {
-		return nil, err
-	}
 	// Marked first, so that a restart policy waiting in the exit command
 	// does not bring the container back.
 	c.State.StoppedByUser = true
@@ -149,15 +145,11 @@ func (e *Engine) kill9(ctx context.Context, c *Container) error {
 
 // Kill sends sig to the container's main process.
 func (e *Engine) Kill(ctx context.Context, id string, sig syscall.Signal) (*Container, error) {
-	unlock, err := e.lock(id)
+	c, unlock, err := e.acquire(id)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	c, err := e.Lookup(id)
-	if err != nil {
-		return nil, err
-	}
 	if !c.Running() {
 		return nil, errNotRunning(c)
 	}
@@ -171,13 +163,8 @@ func (e *Engine) Kill(ctx context.Context, id string, sig syscall.Signal) (*Cont
 // Cleanup is conmon's exit command: it records the exit, tears down what
 // the container used, applies the restart policy and --rm.
 func (e *Engine) Cleanup(ctx context.Context, id string) error {
-	unlock, err := e.lock(id)
+	c, unlock, err := e.acquire(id)
 	if err != nil {
-		return err
-	}
-	c, err := e.Lookup(id)
-	if err != nil {
-		unlock()
 		return err
 	}
 	if c.State.Status != StatusExited && !e.exited(ctx, c) {
@@ -198,14 +185,11 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 	// so that stop and rm act at once.
 	delay := min(100*time.Millisecond<<min(c.State.RestartCount, 6), 5*time.Second)
 	time.Sleep(delay)
-	unlock, err = e.lock(id)
+	c, unlock, err = e.acquire(id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if c, err = e.Lookup(id); err != nil {
-		return err
-	}
 	if c.State.Status != StatusExited || !shouldRestart(c) {
 		return nil
 	}
@@ -241,15 +225,11 @@ type RemoveOptions struct {
 
 // Remove deletes a container: its runtime state, storage and record.
 func (e *Engine) Remove(ctx context.Context, id string, o RemoveOptions) error {
-	unlock, err := e.lock(id)
+	c, unlock, err := e.acquire(id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	c, err := e.Lookup(id)
-	if err != nil {
-		return err
-	}
 	if c.Running() {
 		if !o.Force {
 			return fmt.Errorf("cannot remove container %s as it is %s - running or paused containers cannot be removed without force: %w", c.Name, c.State.Status, ErrInvalidState)
@@ -337,15 +317,11 @@ func (e *Engine) Unpause(ctx context.Context, id string) (*Container, error) {
 }
 
 func (e *Engine) transition(ctx context.Context, id string, from, to Status, verb string, op func(context.Context, string) error) (*Container, error) {
-	unlock, err := e.lock(id)
+	c, unlock, err := e.acquire(id)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	c, err := e.Lookup(id)
-	if err != nil {
-		return nil, err
-	}
 	if c.State.Status != from {
 		return nil, fmt.Errorf("%s: container %s is %s, not %s: %w", verb, c.Name, c.State.Status, from, ErrInvalidState)
 	}
@@ -362,15 +338,11 @@ func (e *Engine) transition(ctx context.Context, id string, from, to Status, ver
 
 // Rename gives a container a new name.
 func (e *Engine) Rename(ctx context.Context, id, name string) error {
-	unlock, err := e.lock(id)
+	c, unlock, err := e.acquire(id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	c, err := e.Lookup(id)
-	if err != nil {
-		return err
-	}
 	if err := e.Store.SetNames(c.ID, []string{name}); err != nil {
 		return fmt.Errorf("renaming %s to %s: %w", c.Name, name, ErrNameInUse)
 	}

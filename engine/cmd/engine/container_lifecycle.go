@@ -72,18 +72,12 @@ func newInitCmd(g *globalOptions) *cobra.Command {
 		Use:   "init [flags] CONTAINER [CONTAINER...]",
 		Short: "Create containers in the runtime without starting them",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withSession(cmd, g, func(ctx context.Context, s *session) error {
-				names, err := allOrNames(s, all, args, nil)
+			return onContainers(cmd, g, all, args, nil, func(ctx context.Context, s *session, n string) (string, error) {
+				c, err := s.engine.Init(ctx, n, false)
 				if err != nil {
-					return err
+					return "", err
 				}
-				return eachContainer(cmd, names, func(n string) (string, error) {
-					c, err := s.engine.Init(ctx, n, false)
-					if err != nil {
-						return "", err
-					}
-					return c.ID, nil
-				})
+				return c.ID, nil
 			})
 		},
 	}
@@ -98,22 +92,16 @@ func newStopCmd(g *globalOptions) *cobra.Command {
 		Use:   "stop [flags] CONTAINER [CONTAINER...]",
 		Short: "Stop one or more containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withSession(cmd, g, func(ctx context.Context, s *session) error {
-				names, err := allOrNames(s, all, args, func(c *container.Container) bool { return c.Running() })
-				if err != nil {
-					return err
+			var o container.StopOptions
+			if cmd.Flags().Changed("time") {
+				o.Timeout = &timeout
+			}
+			return onContainers(cmd, g, all, args, func(c *container.Container) bool { return c.Running() }, func(ctx context.Context, s *session, n string) (string, error) {
+				_, err := s.engine.Stop(ctx, n, o)
+				if ignore && errors.Is(err, container.ErrNoSuchContainer) {
+					return "", nil
 				}
-				var o container.StopOptions
-				if cmd.Flags().Changed("time") {
-					o.Timeout = &timeout
-				}
-				return eachContainer(cmd, names, func(n string) (string, error) {
-					_, err := s.engine.Stop(ctx, n, o)
-					if ignore && errors.Is(err, container.ErrNoSuchContainer) {
-						return "", nil
-					}
-					return n, err
-				})
+				return n, err
 			})
 		},
 	}
@@ -130,25 +118,19 @@ func newRestartCmd(g *globalOptions) *cobra.Command {
 		Use:   "restart [flags] CONTAINER [CONTAINER...]",
 		Short: "Restart one or more containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withSession(cmd, g, func(ctx context.Context, s *session) error {
-				names, err := allOrNames(s, all, args, nil)
+			var o container.StopOptions
+			if cmd.Flags().Changed("time") {
+				o.Timeout = &timeout
+			}
+			return onContainers(cmd, g, all, args, nil, func(ctx context.Context, s *session, n string) (string, error) {
+				c, err := s.engine.Stop(ctx, n, o)
 				if err != nil {
-					return err
+					return "", err
 				}
-				var o container.StopOptions
-				if cmd.Flags().Changed("time") {
-					o.Timeout = &timeout
+				if _, err := s.engine.Start(ctx, c.ID); err != nil {
+					return "", err
 				}
-				return eachContainer(cmd, names, func(n string) (string, error) {
-					c, err := s.engine.Stop(ctx, n, o)
-					if err != nil {
-						return "", err
-					}
-					if _, err := s.engine.Start(ctx, c.ID); err != nil {
-						return "", err
-					}
-					return c.ID, nil
-				})
+				return c.ID, nil
 			})
 		},
 	}
@@ -168,15 +150,9 @@ func newKillCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return cli.Usage(err)
 			}
-			return withSession(cmd, g, func(ctx context.Context, s *session) error {
-				names, err := allOrNames(s, all, args, func(c *container.Container) bool { return c.Running() })
-				if err != nil {
-					return err
-				}
-				return eachContainer(cmd, names, func(n string) (string, error) {
-					_, err := s.engine.Kill(ctx, n, sig)
-					return n, err
-				})
+			return onContainers(cmd, g, all, args, func(c *container.Container) bool { return c.Running() }, func(ctx context.Context, s *session, n string) (string, error) {
+				_, err := s.engine.Kill(ctx, n, sig)
+				return n, err
 			})
 		},
 	}
@@ -191,18 +167,12 @@ func newRmCmd(g *globalOptions) *cobra.Command {
 		Use:   "rm [flags] CONTAINER [CONTAINER...]",
 		Short: "Remove one or more containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withSession(cmd, g, func(ctx context.Context, s *session) error {
-				names, err := allOrNames(s, all, args, nil)
-				if err != nil {
-					return err
+			return onContainers(cmd, g, all, args, nil, func(ctx context.Context, s *session, n string) (string, error) {
+				err := s.engine.Remove(context.WithoutCancel(ctx), n, container.RemoveOptions{Force: force, Volumes: volumes})
+				if ignore && errors.Is(err, container.ErrNoSuchContainer) {
+					return "", nil
 				}
-				return eachContainer(cmd, names, func(n string) (string, error) {
-					err := s.engine.Remove(context.WithoutCancel(ctx), n, container.RemoveOptions{Force: force, Volumes: volumes})
-					if ignore && errors.Is(err, container.ErrNoSuchContainer) {
-						return "", nil
-					}
-					return n, err
-				})
+				return n, err
 			})
 		},
 	}
@@ -227,6 +197,18 @@ func newUnpauseCmd(g *globalOptions) *cobra.Command {
 	})
 }
 
+// onContainers runs fn on each named container, or with all on every
+// container keep accepts (nil: every one), printing what fn returns.
+func onContainers(cmd *cobra.Command, g *globalOptions, all bool, names []string, keep func(*container.Container) bool, fn func(context.Context, *session, string) (string, error)) error {
+	return withSession(cmd, g, func(ctx context.Context, s *session) error {
+		names, err := allOrNames(s, all, names, keep)
+		if err != nil {
+			return err
+		}
+		return eachContainer(cmd, names, func(n string) (string, error) { return fn(ctx, s, n) })
+	})
+}
+
 // simpleCmd is a verb over containers that prints each name it handled.
 func simpleCmd(g *globalOptions, verb, short string, fn func(context.Context, *session, string) error) *cobra.Command {
 	var all bool
@@ -234,12 +216,8 @@ func simpleCmd(g *globalOptions, verb, short string, fn func(context.Context, *s
 		Use:   verb + " [flags] CONTAINER [CONTAINER...]",
 		Short: short,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withSession(cmd, g, func(ctx context.Context, s *session) error {
-				names, err := allOrNames(s, all, args, nil)
-				if err != nil {
-					return err
-				}
-				return eachContainer(cmd, names, func(n string) (string, error) { return n, fn(ctx, s, n) })
+			return onContainers(cmd, g, all, args, nil, func(ctx context.Context, s *session, n string) (string, error) {
+				return n, fn(ctx, s, n)
 			})
 		},
 	}

@@ -106,22 +106,12 @@ stdin), or of an OCI layout or dir: directory (--input), into local storage.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in := o.input
 			if in == "" {
-				if f, ok := cmd.InOrStdin().(*os.File); ok && cli.IsTerminal(f) {
-					return cli.Usage(errors.New("no --input and stdin is a terminal: give an archive"))
-				}
-				tmp, err := os.CreateTemp("", "engine-load-*.tar")
+				path, cleanup, err := stdinToTemp(cmd, "engine-load-*.tar", "no --input and stdin is a terminal: give an archive")
 				if err != nil {
 					return err
 				}
-				defer os.Remove(tmp.Name())
-				if _, err := io.Copy(tmp, cmd.InOrStdin()); err != nil {
-					tmp.Close()
-					return fmt.Errorf("reading stdin: %w", err)
-				}
-				if err := tmp.Close(); err != nil {
-					return err
-				}
-				in = tmp.Name()
+				defer cleanup()
+				in = path
 			}
 			return withImageStore(g, func(s storage.Store) error {
 				res, err := image.Load(cmd.Context(), s, in, image.LoadOptions{Sys: shimage.SystemOptions{RegistriesConf: g.registriesConf}})

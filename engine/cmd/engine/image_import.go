@@ -1,10 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/containers/storage"
 	"github.com/spf13/cobra"
@@ -47,22 +44,12 @@ WORKDIR) to the configuration. The image ID is printed at the end.`,
 			}
 			src := args[0]
 			if src == "-" {
-				if f, ok := cmd.InOrStdin().(*os.File); ok && cli.IsTerminal(f) {
-					return cli.Usage(errors.New("stdin is a terminal: pipe a tarball into import -"))
-				}
-				tmp, err := os.CreateTemp("", "engine-import-*.tar")
+				path, cleanup, err := stdinToTemp(cmd, "engine-import-*.tar", "stdin is a terminal: pipe a tarball into import -")
 				if err != nil {
 					return err
 				}
-				defer os.Remove(tmp.Name())
-				if _, err := io.Copy(tmp, cmd.InOrStdin()); err != nil {
-					tmp.Close()
-					return fmt.Errorf("reading stdin: %w", err)
-				}
-				if err := tmp.Close(); err != nil {
-					return err
-				}
-				src = tmp.Name()
+				defer cleanup()
+				src = path
 			}
 			io_.Progress = imageProgress(cmd, o.quiet)
 			return withImageStore(g, func(s storage.Store) error {

@@ -1,26 +1,19 @@
 package main
 
 import (
-	"bufio"
+	"errors"
 	"fmt"
-	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/ocisuite/suite/shared/auth"
 	"github.com/ocisuite/suite/shared/cli"
 )
 
 type loginOptions struct {
-	reg           *imageRegistryFlags
-	username      string
-	password      string
-	passwordStdin bool
-	getLogin      bool
-	verbose       bool
+	reg  *imageRegistryFlags
+	flow auth.LoginOptions
 }
 
 // newImageLoginCmd is podman's login over shared/auth, the same flow and
@@ -40,11 +33,11 @@ written with mode 0600.`,
 	}
 	f := cmd.Flags()
 	o.reg = addImageRegistryFlags(f, false)
-	f.StringVarP(&o.username, "username", "u", "", "`username` for the registry")
-	f.StringVarP(&o.password, "password", "p", "", "`password` for the registry")
-	f.BoolVar(&o.passwordStdin, "password-stdin", false, "take the password from stdin")
-	f.BoolVar(&o.getLogin, "get-login", false, "return the current login user for the registry")
-	f.BoolVarP(&o.verbose, "verbose", "v", false, "write more detailed information to stdout")
+	f.StringVarP(&o.flow.Username, "username", "u", "", "`username` for the registry")
+	f.StringVarP(&o.flow.Password, "password", "p", "", "`password` for the registry")
+	f.BoolVar(&o.flow.PasswordStdin, "password-stdin", false, "take the password from stdin")
+	f.BoolVar(&o.flow.GetLogin, "get-login", false, "return the current login user for the registry")
+	f.BoolVarP(&o.flow.Verbose, "verbose", "v", false, "write more detailed information to stdout")
 	return cmd
 }
 
@@ -54,96 +47,16 @@ func runImageLogin(cmd *cobra.Command, g *globalOptions, o *loginOptions, regist
 	if err != nil {
 		return cli.Usage(err)
 	}
-	out := cmd.OutOrStdout()
-	if o.getLogin {
-		user, err := auth.Username(sys, registry)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintln(out, user)
-		return err
+	flow := o.flow
+	flow.Stdin, flow.Stdout = cmd.InOrStdin(), cmd.OutOrStdout()
+	if cmd.InOrStdin() == os.Stdin && cli.IsTerminal(os.Stdin) {
+		flow.Terminal = os.Stdin
 	}
-	if o.password != "" && o.passwordStdin {
-		return cli.Usage(fmt.Errorf("--password and --password-stdin cannot be used together"))
+	err = auth.LoginFlow(ctx, sys, registry, flow)
+	if errors.Is(err, auth.ErrInvalidOptions) {
+		return cli.Usage(err)
 	}
-	if o.passwordStdin && o.username == "" {
-		return cli.Usage(fmt.Errorf("--password-stdin needs --username"))
-	}
-	stdin := bufio.NewReader(cmd.InOrStdin())
-	if o.passwordStdin {
-		line, err := stdin.ReadString('\n')
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("reading the password from stdin: %w", err)
-		}
-		o.password = strings.TrimRight(line, "\r\n")
-		if o.password == "" {
-			return fmt.Errorf("logging in to %s: no password on stdin", registry)
-		}
-	}
-	if o.username == "" && o.password == "" {
-		// Reuse stored credentials that still work, like podman.
-		if c, err := auth.Stored(sys, registry); err == nil && c.Username != "" && c.Password != "" {
-			fmt.Fprintf(out, "Authenticating with existing credentials for %s\n", registry)
-			err := auth.Check(ctx, sys, registry, c.Username, c.Password)
-			if err == nil {
-				_, err = fmt.Fprintf(out, "Existing credentials are valid. Already logged in to %s\n", registry)
-				return err
-			}
-			if ctx.Err() != nil {
-				return err
-			}
-			fmt.Fprintf(out, "Existing credentials are invalid, please enter valid username and password (%v)\n", err)
-		}
-	}
-	if (o.username == "" || o.password == "") && cmd.InOrStdin() == os.Stdin && cli.IsTerminal(os.Stdin) {
-		if o.username == "" {
-			fmt.Fprint(out, "Username: ")
-			line, err := stdin.ReadString('\n')
-			if err != nil {
-				return fmt.Errorf("reading the username: %w", err)
-			}
-			o.username = strings.TrimSpace(line)
-		}
-		if o.password == "" {
-			if o.password, err = readImagePassword(os.Stdin, stdin, out, "Password: "); err != nil {
-				return fmt.Errorf("reading the password: %w", err)
-			}
-		}
-	}
-	path, err := auth.Login(ctx, sys, registry, o.username, o.password)
-	if err != nil {
-		return err
-	}
-	if o.verbose {
-		fmt.Fprintf(out, "Used: %s\n", path)
-	}
-	_, err = fmt.Fprintln(out, "Login Succeeded!")
 	return err
-}
-
-// readImagePassword reads one line from the terminal with echo off (set
-// before the prompt is written).
-func readImagePassword(tty *os.File, in *bufio.Reader, out io.Writer, prompt string) (string, error) {
-	fd := int(tty.Fd())
-	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		return "", err
-	}
-	quiet := *old
-	quiet.Lflag &^= unix.ECHO
-	quiet.Lflag |= unix.ICANON | unix.ISIG
-	quiet.Iflag |= unix.ICRNL
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err != nil {
-		return "", err
-	}
-	defer func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, old) }()
-	fmt.Fprint(out, prompt)
-	line, err := in.ReadString('\n')
-	fmt.Fprintln(out)
-	if err != nil && (err != io.EOF || line == "") {
-		return "", err
-	}
-	return strings.TrimRight(line, "\r\n"), nil
 }
 
 func newImageLogoutCmd(g *globalOptions) *cobra.Command {
@@ -164,18 +77,11 @@ func newImageLogoutCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return cli.Usage(err)
 			}
-			if all {
-				if err := auth.LogoutAll(sys); err != nil {
-					return err
-				}
-				_, err = fmt.Fprintln(cmd.OutOrStdout(), "Removed login credentials for all registries")
-				return err
+			registry := ""
+			if !all {
+				registry = args[0]
 			}
-			if err := auth.Logout(sys, args[0]); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "Removed login credentials for %s\n", args[0])
-			return err
+			return auth.LogoutFlow(sys, registry, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&authFile, "authfile", "", "path of the authentication `file`")

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"os"
 
 	"github.com/containers/image/v5/types"
 	"github.com/containers/storage"
@@ -90,4 +93,27 @@ func imageProgress(cmd *cobra.Command, quiet bool) io.Writer {
 		return nil
 	}
 	return cmd.ErrOrStderr()
+}
+
+// stdinToTemp copies stdin into a temporary file (archives need seeking)
+// and returns its path; a terminal on stdin is refused with hint.
+func stdinToTemp(cmd *cobra.Command, pattern, hint string) (string, func(), error) {
+	if f, ok := cmd.InOrStdin().(*os.File); ok && cli.IsTerminal(f) {
+		return "", nil, cli.Usage(errors.New(hint))
+	}
+	tmp, err := os.CreateTemp("", pattern)
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup := func() { os.Remove(tmp.Name()) }
+	if _, err := io.Copy(tmp, cmd.InOrStdin()); err != nil {
+		tmp.Close()
+		cleanup()
+		return "", nil, fmt.Errorf("reading stdin: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return tmp.Name(), cleanup, nil
 }

@@ -1,26 +1,18 @@
 package main
 
 import (
-	"bufio"
-	"fmt"
-	"io"
+	"errors"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/ocisuite/suite/shared/auth"
 	"github.com/ocisuite/suite/shared/cli"
 )
 
 type loginOptions struct {
-	image         *imageFlags
-	username      string
-	password      string
-	passwordStdin bool
-	getLogin      bool
-	verbose       bool
+	image *imageFlags
+	flow  auth.LoginOptions
 }
 
 func newLoginCmd(g *globalOptions) *cobra.Command {
@@ -44,11 +36,11 @@ written with mode 0600.`,
 	f.StringVar(&o.image.authFile, "authfile", "", "path of the authentication `file`")
 	f.StringVar(&o.image.certDir, "cert-dir", "", "use certificates at `path` (*.crt, *.cert, *.key) to connect to the registry")
 	f.BoolVar(&o.image.tlsVerify, "tls-verify", true, "require HTTPS and verify certificates when contacting registries (default from registries.conf)")
-	f.StringVarP(&o.username, "username", "u", "", "`username` for the registry")
-	f.StringVarP(&o.password, "password", "p", "", "`password` for the registry")
-	f.BoolVar(&o.passwordStdin, "password-stdin", false, "take the password from stdin")
-	f.BoolVar(&o.getLogin, "get-login", false, "return the current login user for the registry")
-	f.BoolVarP(&o.verbose, "verbose", "v", false, "write more detailed information to stdout")
+	f.StringVarP(&o.flow.Username, "username", "u", "", "`username` for the registry")
+	f.StringVarP(&o.flow.Password, "password", "p", "", "`password` for the registry")
+	f.BoolVar(&o.flow.PasswordStdin, "password-stdin", false, "take the password from stdin")
+	f.BoolVar(&o.flow.GetLogin, "get-login", false, "return the current login user for the registry")
+	f.BoolVarP(&o.flow.Verbose, "verbose", "v", false, "write more detailed information to stdout")
 	return cmd
 }
 
@@ -59,97 +51,14 @@ func runLogin(cmd *cobra.Command, g *globalOptions, o *loginOptions, registry st
 	if err != nil {
 		return cli.Usage(err)
 	}
-	out := cmd.OutOrStdout()
-	if o.getLogin {
-		user, err := auth.Username(sys, registry)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintln(out, user)
-		return err
+	flow := o.flow
+	flow.Stdin, flow.Stdout = cmd.InOrStdin(), cmd.OutOrStdout()
+	if cmd.InOrStdin() == os.Stdin && cli.IsTerminal(os.Stdin) {
+		flow.Terminal = os.Stdin
 	}
-	if o.password != "" && o.passwordStdin {
-		return cli.Usage(fmt.Errorf("--password and --password-stdin cannot be used together"))
+	err = auth.LoginFlow(ctx, sys, registry, flow)
+	if errors.Is(err, auth.ErrInvalidOptions) {
+		return cli.Usage(err)
 	}
-	if o.passwordStdin && o.username == "" {
-		return cli.Usage(fmt.Errorf("--password-stdin needs --username"))
-	}
-	stdin := bufio.NewReader(cmd.InOrStdin())
-	if o.passwordStdin {
-		line, err := stdin.ReadString('\n')
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("reading the password from stdin: %w", err)
-		}
-		o.password = strings.TrimRight(line, "\r\n")
-		if o.password == "" {
-			return fmt.Errorf("logging in to %s: no password on stdin", registry)
-		}
-	}
-	if o.username == "" && o.password == "" {
-		// Reuse stored credentials that still work, like podman.
-		if c, err := auth.Stored(sys, registry); err == nil && c.Username != "" && c.Password != "" {
-			fmt.Fprintf(out, "Authenticating with existing credentials for %s\n", registry)
-			err := auth.Check(ctx, sys, registry, c.Username, c.Password)
-			if err == nil {
-				_, err = fmt.Fprintf(out, "Existing credentials are valid. Already logged in to %s\n", registry)
-				return err
-			}
-			if ctx.Err() != nil {
-				return err
-			}
-			fmt.Fprintf(out, "Existing credentials are invalid, please enter valid username and password (%v)\n", err)
-		}
-	}
-	// Prompt for what is missing when a user is at the terminal.
-	if (o.username == "" || o.password == "") && cmd.InOrStdin() == os.Stdin && cli.IsTerminal(os.Stdin) {
-		if o.username == "" {
-			fmt.Fprint(out, "Username: ")
-			line, err := stdin.ReadString('\n')
-			if err != nil {
-				return fmt.Errorf("reading the username: %w", err)
-			}
-			o.username = strings.TrimSpace(line)
-		}
-		if o.password == "" {
-			if o.password, err = readPassword(os.Stdin, stdin, out, "Password: "); err != nil {
-				return fmt.Errorf("reading the password: %w", err)
-			}
-		}
-	}
-	path, err := auth.Login(ctx, sys, registry, o.username, o.password)
-	if err != nil {
-		return err
-	}
-	if o.verbose {
-		fmt.Fprintf(out, "Used: %s\n", path)
-	}
-	_, err = fmt.Fprintln(out, "Login Succeeded!")
 	return err
-}
-
-// readPassword reads one line from the terminal tty (through in, which
-// reads it) with echo off. Echo is switched off before the prompt is
-// written, so nothing typed after the prompt appears is ever echoed.
-func readPassword(tty *os.File, in *bufio.Reader, out io.Writer, prompt string) (string, error) {
-	fd := int(tty.Fd())
-	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		return "", err
-	}
-	quiet := *old
-	quiet.Lflag &^= unix.ECHO
-	quiet.Lflag |= unix.ICANON | unix.ISIG
-	quiet.Iflag |= unix.ICRNL
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err != nil {
-		return "", err
-	}
-	// Restoring the user's terminal is best effort.
-	defer func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, old) }()
-	fmt.Fprint(out, prompt)
-	line, err := in.ReadString('\n')
-	fmt.Fprintln(out)
-	if err != nil && (err != io.EOF || line == "") {
-		return "", err
-	}
-	return strings.TrimRight(line, "\r\n"), nil
 }

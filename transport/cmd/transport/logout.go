@@ -26,18 +26,11 @@ func newLogoutCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return cli.Usage(err)
 			}
-			if all {
-				if err := auth.LogoutAll(sys); err != nil {
-					return err
-				}
-				_, err = fmt.Fprintln(cmd.OutOrStdout(), "Removed login credentials for all registries")
-				return err
+			registry := ""
+			if !all {
+				registry = args[0]
 			}
-			if err := auth.Logout(sys, args[0]); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "Removed login credentials for %s\n", args[0])
-			return err
+			return auth.LogoutFlow(sys, registry, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&authFile, "authfile", "", "path of the authentication `file`")
