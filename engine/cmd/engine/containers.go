@@ -27,13 +27,15 @@ func containerCommands(g *globalOptions) []*cobra.Command {
 		Args:  cli.ExactArgs(0),
 		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
+	// all are the commands both at the top level and under "container";
+	// containerOpsCommands adds top, diff, port, cp, commit, mount, update…
 	all := func() []*cobra.Command {
-		return []*cobra.Command{
+		return append([]*cobra.Command{
 			newCreateCmd(g), newRunCmd(g), newStartCmd(g), newStopCmd(g), newKillCmd(g),
 			newRmCmd(g), newPsCmd(g), newLogsCmd(g), newExecCmd(g), newAttachCmd(g),
 			newWaitCmd(g), newPauseCmd(g), newUnpauseCmd(g), newRestartCmd(g),
 			newRenameCmd(g), newInitCmd(g),
-		}
+		}, containerOpsCommands(g)...)
 	}
 	ls := newPsCmd(g)
 	ls.Use, ls.Aliases = "list", []string{"ls"}

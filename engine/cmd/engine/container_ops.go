@@ -1,0 +1,8 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// containerOpsCommands are the container commands beyond the lifecycle
+// (top, diff, port, cp, commit, mount, umount, update, stats), at the top
+// level and under "engine container".
+func containerOpsCommands(g *globalOptions) []*cobra.Command { return nil }
