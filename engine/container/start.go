@@ -45,7 +45,9 @@ func (e *Engine) init(ctx context.Context, c *Container, attach bool) error {
 		return fmt.Errorf("container %s is %s, cannot initialize it: %w", c.Name, c.State.Status, ErrInvalidState)
 	}
 	// Leftovers of a previous run (the exit file, the runtime's record).
-	_ = e.Runtime.Delete(ctx, c.ID, true)
+	if e.Runtime.Known(c.ID) {
+		_ = e.Runtime.Delete(ctx, c.ID, true)
+	}
 	os.Remove(filepath.Join(e.exitDir(), c.ID))
 
 	mountpoint, err := e.Store.Mount(c.ID, "")
@@ -145,13 +147,14 @@ func (e *Engine) start(ctx context.Context, c *Container) error {
 	c.State.StartedAt = time.Now().UTC()
 	c.State.FinishedAt = time.Time{}
 	c.State.ExitCode = 0
-	if c.Health != nil {
-		c.State.Health = &Health{Status: "starting"}
+	if c.HealthEnabled() {
+		c.State.Health = &Health{Status: HealthStarting}
 	}
 	if err := e.writeState(c.ID, c.State); err != nil {
 		return err
 	}
 	e.event(c, "start")
+	e.startHealthTimer(c)
 	return nil
 }
 

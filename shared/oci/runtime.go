@@ -270,6 +270,17 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	return err
 }
 
+// Known reports whether the runtime holds state for id, without running
+// it: runc keeps one directory per container under its root.
+func (r *Runtime) Known(id string) bool {
+	root := r.Root
+	if root == "" {
+		root = "/run/runc"
+	}
+	_, err := os.Stat(filepath.Join(root, id))
+	return err == nil
+}
+
 // Pause freezes every process of the container.
 func (r *Runtime) Pause(ctx context.Context, id string) error {
 	_, err := r.run(ctx, nil, "pause", id, "pause", id)

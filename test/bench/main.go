@@ -61,6 +61,7 @@ type bench struct {
 func main() {
 	runs := flag.Int("runs", 5, "runs per measurement and tool")
 	verbose := flag.Bool("v", false, "print the HTTP requests of each repeat copy and sync by kind")
+	only := flag.String("only", "", "measure only `tool`: transport or engine (default both)")
 	quick := flag.Bool("quick", false, "smoke run: one run and a 5×4 MB image (an explicit -runs wins)")
 	flag.Parse()
 	layerSize := int64(40 << 20)
@@ -94,6 +95,11 @@ func main() {
 		os.Exit(130)
 	}()
 
+	if *only == "engine" {
+		benchEngine(t, *runs)
+		t.cleanup()
+		return
+	}
 	b := &bench{t: t, ctx: ctx, verbose: *verbose, common: []string{"--src-tls-verify=false", "--dest-tls-verify=false", "--retry-times", "0"}}
 	b.findTools()
 	b.header(*runs, layerSize)
@@ -121,6 +127,9 @@ func main() {
 		}
 	}
 	report(results, *runs, layerSize)
+	if *only != "transport" {
+		benchEngine(t, *runs)
+	}
 	t.cleanup()
 }
 

@@ -328,7 +328,7 @@ func TestEngineContainerMounts(t *testing.T) {
 
 func TestEngineContainerParallel(t *testing.T) {
 	e := containerStore(t)
-	const n = 10
+	const n = 50
 	var wg sync.WaitGroup
 	errs := make(chan string, n)
 	for i := range n {

@@ -163,11 +163,18 @@ func newKillCmd(g *globalOptions) *cobra.Command {
 
 func newRmCmd(g *globalOptions) *cobra.Command {
 	var all, force, volumes, ignore bool
+	var timeout uint
 	cmd := &cobra.Command{
 		Use:   "rm [flags] CONTAINER [CONTAINER...]",
 		Short: "Remove one or more containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return onContainers(cmd, g, all, args, nil, func(ctx context.Context, s *session, n string) (string, error) {
+				if force && cmd.Flags().Changed("time") && timeout > 0 {
+					// Give the container its stop signal and timeout first.
+					if _, err := s.engine.Stop(ctx, n, container.StopOptions{Timeout: &timeout}); err != nil && !errors.Is(err, container.ErrNoSuchContainer) {
+						return "", err
+					}
+				}
 				err := s.engine.Remove(context.WithoutCancel(ctx), n, container.RemoveOptions{Force: force, Volumes: volumes})
 				if ignore && errors.Is(err, container.ErrNoSuchContainer) {
 					return "", nil
@@ -180,6 +187,7 @@ func newRmCmd(g *globalOptions) *cobra.Command {
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "stop and remove running containers")
 	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "remove the container's anonymous volumes")
 	cmd.Flags().BoolVarP(&ignore, "ignore", "i", false, "ignore errors when a container does not exist")
+	cmd.Flags().UintVarP(&timeout, "time", "t", 10, "with --force, `seconds` to wait for the stop signal before killing")
 	return cmd
 }
 

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ocisuite/suite/test/fixture"
+)
+
+// Aims of the engine: ratios of median times.
+const (
+	aimRunVsFloor  = 2.0 // run --rm within 2× a bare runc run
+	aimRunVsPodman = 0.4 // run --rm at most 0.4× podman's
+	aimPsVsPodman  = 0.5 // ps -a with 50 containers
+	aimExecPodman  = 0.5 // exec CTR true
+	engineMany     = 50
+)
+
+// engineTool is engine or podman with its own store.
+type engineTool struct {
+	name string
+	path string
+	args []string // global flags: the tool's own store
+	run  []string // extra run flags (podman: limits this host allows)
+}
+
+func (e engineTool) cmd(args ...string) []string { return append(append([]string{}, e.args...), args...) }
+
+// engineSample is one run of one tool.
+type engineSample struct {
+	runRm, runD50, ps50, exec time.Duration
+	monitorKB                 int // resident memory per container monitor
+}
+
+// benchEngine measures engine side by side with podman (when installed)
+// and a bare `runc run` of a prepared bundle as the floor.
+func benchEngine(t *tb, runs int) {
+	dir := filepath.Join("..", "bin")
+	if d := os.Getenv("SUITE_BIN_DIR"); d != "" {
+		dir = d
+	}
+	ours, err := filepath.Abs(filepath.Join(dir, "engine"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(ours); err != nil {
+		t.Fatalf("%s is missing (run make build): %v", ours, err)
+	}
+	archive := fixture.DockerArchive(t, fixture.Busybox(t), "localhost/bb:latest")
+	store := func(name string) []string {
+		d := t.TempDir()
+		return []string{"--root", filepath.Join(d, "root"), "--runroot", filepath.Join(d, "run"), "--storage-driver", "overlay"}
+	}
+	tools := []engineTool{{name: "engine", path: ours, args: store("engine")}}
+	if p, err := exec.LookPath("podman"); err == nil {
+		// podman's default limits cannot be set by a root without
+		// CAP_SYS_RESOURCE; give it the caller's, as engine does.
+		var nofile, nproc syscall.Rlimit
+		syscall.Getrlimit(syscall.RLIMIT_NOFILE, &nofile)
+		syscall.Getrlimit(6, &nproc) // RLIMIT_NPROC
+		tools = append(tools, engineTool{
+			name: "podman", path: p,
+			args: append(store("podman"), "--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "file"),
+			run: []string{"--ulimit", fmt.Sprintf("nofile=%d:%d", nofile.Cur, nofile.Max), "--ulimit", fmt.Sprintf("nproc=%d:%d", min(nproc.Cur, 1024), min(nproc.Max, 1024))},
+		})
+	} else {
+		fmt.Println("podman is not on PATH: the comparison is skipped, only engine and the runc floor are measured")
+	}
+	for _, tl := range tools {
+		mustRun(t, tl.path, tl.cmd("load", "-i", archive)...)
+	}
+	floor := prepareFloor(t)
+
+	results := map[string][]engineSample{}
+	var floorRuns []float64
+	for i := 0; i < runs; i++ {
+		floorRuns = append(floorRuns, floor().Seconds())
+		for j := range tools {
+			tl := tools[(i+j)%len(tools)]
+			s := benchEngineOnce(t, tl)
+			results[tl.name] = append(results[tl.name], s)
+			fmt.Fprintf(os.Stderr, "bench: run %d/%d %-7s run --rm %7s  %d×run -d %7s  ps -a %7s  exec %7s  monitor %d KiB\n",
+				i+1, runs, tl.name, round(s.runRm), engineMany, round(s.runD50), round(s.ps50), round(s.exec), s.monitorKB)
+		}
+	}
+	reportEngine(results, median(floorRuns), runs)
+}
+
+func benchEngineOnce(t *tb, tl engineTool) engineSample {
+	var s engineSample
+	s.runRm = timed(t, tl.path, tl.cmd(append(append([]string{"run", "--rm", "--network", "none"}, tl.run...), "localhost/bb", "true")...)...)
+	start := time.Now()
+	for i := 0; i < engineMany; i++ {
+		mustRun(t, tl.path, tl.cmd(append(append([]string{"run", "-d", "--network", "none", "--name", fmt.Sprintf("b%d", i)}, tl.run...), "localhost/bb", "sleep", "1000")...)...)
+	}
+	s.runD50 = time.Since(start)
+	s.ps50 = timed(t, tl.path, tl.cmd("ps", "-a")...)
+	s.exec = timed(t, tl.path, tl.cmd("exec", "b0", "true")...)
+	s.monitorKB = conmonRSS(tl.args[1]) / engineMany
+	mustRun(t, tl.path, tl.cmd("rm", "-a", "-f", "-t", "0")...)
+	return s
+}
+
+// conmonRSS sums the resident memory (KiB) of the conmon processes of the
+// store whose graph root is root.
+func conmonRSS(root string) int {
+	total := 0
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		if comm, _ := os.ReadFile(p + "/comm"); strings.TrimSpace(string(comm)) != "conmon" {
+			continue
+		}
+		if cmdline, _ := os.ReadFile(p + "/cmdline"); !bytes.Contains(cmdline, []byte(root)) {
+			continue
+		}
+		status, _ := os.ReadFile(p + "/status")
+		for _, l := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+				n, _ := strconv.Atoi(strings.Fields(v)[0])
+				total += n
+			}
+		}
+	}
+	return total
+}
+
+// prepareFloor unpacks the busybox image into a bundle and returns a
+// function timing one `runc run` of `true` in it.
+func prepareFloor(t *tb) func() time.Duration {
+	img := fixture.Busybox(t)
+	bundle := t.TempDir()
+	rootfs := filepath.Join(bundle, "rootfs")
+	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range img.Layers {
+		blob := filepath.Join(img.Dir, "blobs", l.Algorithm().String(), l.Encoded())
+		mustRun(t, "tar", "-xf", blob, "-C", rootfs)
+	}
+	mustRun(t, "runc", "spec", "--bundle", bundle)
+	cfgPath := filepath.Join(bundle, "config.json")
+	b, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec map[string]any
+	if err := json.Unmarshal(b, &spec); err != nil {
+		t.Fatal(err)
+	}
+	proc := spec["process"].(map[string]any)
+	proc["terminal"] = false
+	proc["args"] = []string{"true"}
+	delete(proc, "rlimits") // the caller's limits, as engine gives
+	b, _ = json.Marshal(spec)
+	if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	n := 0
+	return func() time.Duration {
+		n++
+		return timed(t, "runc", "--root", state, "run", "--bundle", bundle, fmt.Sprintf("floor-%d", n))
+	}
+}
+
+func mustRun(t *tb, path string, args ...string) {
+	timed(t, path, args...)
+}
+
+func timed(t *tb, path string, args ...string) time.Duration {
+	cmd := exec.Command(path, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(path), strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return d
+}
+
+func reportEngine(results map[string][]engineSample, floor float64, runs int) {
+	ours, theirs := results["engine"], results["podman"]
+	med := func(ss []engineSample, f func(engineSample) float64) float64 {
+		v := make([]float64, len(ss))
+		for i, s := range ss {
+			v[i] = f(s)
+		}
+		return median(v)
+	}
+	fmt.Printf("\n%-40s %10s %10s %7s  %s\n", fmt.Sprintf("engine, median of %d run(s)", runs), "engine", "podman", "ratio", "aim")
+	row := func(name string, f func(engineSample) float64, unit string, aim float64) {
+		o := med(ours, f)
+		if len(theirs) == 0 {
+			fmt.Printf("%-40s %9.3f%s %10s\n", name, o, unit, "-")
+			return
+		}
+		th := med(theirs, f)
+		verdict := ""
+		if aim > 0 {
+			verdict = fmt.Sprintf("≤ %.2f PASS", aim)
+			if o/th > aim {
+				verdict = fmt.Sprintf("≤ %.2f MISS", aim)
+			}
+		}
+		fmt.Printf("%-40s %9.3f%s %9.3f%s %7.2f  %s\n", name, o, unit, th, unit, o/th, verdict)
+	}
+	sec := func(f func(engineSample) time.Duration) func(engineSample) float64 {
+		return func(s engineSample) float64 { return f(s).Seconds() }
+	}
+	row("run --rm --network none IMG true", sec(func(s engineSample) time.Duration { return s.runRm }), "s", aimRunVsPodman)
+	row(fmt.Sprintf("%d × run -d (sequential)", engineMany), sec(func(s engineSample) time.Duration { return s.runD50 }), "s", 0)
+	row(fmt.Sprintf("ps -a with %d containers", engineMany), sec(func(s engineSample) time.Duration { return s.ps50 }), "s", aimPsVsPodman)
+	row("exec CTR true", sec(func(s engineSample) time.Duration { return s.exec }), "s", aimExecPodman)
+	row("monitor memory per container (KiB)", func(s engineSample) float64 { return float64(s.monitorKB) }, " ", 0)
+	run := med(ours, sec(func(s engineSample) time.Duration { return s.runRm }))
+	verdict := "PASS"
+	if run/floor > aimRunVsFloor {
+		verdict = "MISS"
+	}
+	fmt.Printf("%-40s %9.3fs %10s %7.2f  ≤ %.2f %s (engine / bare runc run)\n", "floor: runc run of a prepared bundle", floor, "", run/floor, aimRunVsFloor, verdict)
+}
