@@ -32,7 +32,9 @@ type engineTool struct {
 	run  []string // extra run flags (podman: limits this host allows)
 }
 
-func (e engineTool) cmd(args ...string) []string { return append(append([]string{}, e.args...), args...) }
+func (e engineTool) cmd(args ...string) []string {
+	return append(append([]string{}, e.args...), args...)
+}
 
 // engineSample is one run of one tool.
 type engineSample struct {
@@ -69,7 +71,7 @@ func benchEngine(t *tb, runs int) {
 		tools = append(tools, engineTool{
 			name: "podman", path: p,
 			args: append(store("podman"), "--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "file"),
-			run: []string{"--ulimit", fmt.Sprintf("nofile=%d:%d", nofile.Cur, nofile.Max), "--ulimit", fmt.Sprintf("nproc=%d:%d", min(nproc.Cur, 1024), min(nproc.Max, 1024))},
+			run:  []string{"--ulimit", fmt.Sprintf("nofile=%d:%d", nofile.Cur, nofile.Max), "--ulimit", fmt.Sprintf("nproc=%d:%d", min(nproc.Cur, 1024), min(nproc.Max, 1024))},
 		})
 	} else {
 		fmt.Println("podman is not on PATH: the comparison is skipped, only engine and the runc floor are measured")
