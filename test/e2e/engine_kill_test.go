@@ -103,4 +103,3 @@ func conmonsOf(root string) int {
 	}
 	return n
 }
-
