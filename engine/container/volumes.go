@@ -32,13 +32,19 @@ func (e *Engine) volumeDir(c *Container, m Mount) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// A volume made with -o type=… is mounted (tmpfs, device) or is a
+	// host directory (bind).
+	dir, err := vs.Mount(v)
+	if err != nil {
+		return "", err
+	}
 	if v.NeedsCopyUp && c.State.Mountpoint != "" {
 		src, err := securejoin.SecureJoin(c.State.Mountpoint, m.Destination)
 		if err != nil {
 			return "", err
 		}
 		if st, err := os.Stat(src); err == nil && st.IsDir() {
-			if err := archive.NewDefaultArchiver().CopyWithTar(src, v.Mountpoint); err != nil {
+			if err := archive.NewDefaultArchiver().CopyWithTar(src, dir); err != nil {
 				return "", fmt.Errorf("copying %s into volume %s: %w", m.Destination, v.Name, err)
 			}
 		}
@@ -46,5 +52,5 @@ func (e *Engine) volumeDir(c *Container, m Mount) (string, error) {
 			return "", err
 		}
 	}
-	return v.Mountpoint, nil
+	return dir, nil
 }

@@ -51,6 +51,9 @@ func (s Store) Create(name string, labels, options map[string]string) (*Volume, 
 	if !validName.MatchString(name) {
 		return nil, fmt.Errorf("invalid volume name %q: use letters, digits, '_', '.' and '-'", name)
 	}
+	if err := CheckOptions(options); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(s.Root, 0o700); err != nil {
 		return nil, err
 	}
@@ -64,7 +67,7 @@ func (s Store) Create(name string, labels, options map[string]string) (*Volume, 
 	v := &Volume{
 		Name: name, Driver: "local", Mountpoint: filepath.Join(dir, "_data"),
 		CreatedAt: time.Now().UTC(), Labels: labels, Options: options,
-		Anonymous: anon, NeedsCopyUp: true,
+		Anonymous: anon, NeedsCopyUp: wantsCopyUp(options),
 	}
 	if v.Labels == nil {
 		v.Labels = map[string]string{}
@@ -136,10 +139,22 @@ func (s Store) List() ([]*Volume, error) {
 	return out, nil
 }
 
-// Remove deletes a volume and its data.
+// Remove deletes a volume and its data (a bind volume's host directory is
+// left alone; a mounted tmpfs is unmounted first).
 func (s Store) Remove(name string) error {
-	if _, err := s.Get(name); err != nil {
+	v, err := s.Get(name)
+	if err != nil {
+		return err
+	}
+	if err := unmount(v); err != nil {
 		return err
 	}
 	return os.RemoveAll(s.dir(name))
+}
+
+// wantsCopyUp: a new volume gets the image's content unless it is a bind
+// volume or was created with -o nocopy.
+func wantsCopyUp(o map[string]string) bool {
+	_, nocopy := o["nocopy"]
+	return o["type"] != "bind" && !nocopy
 }
