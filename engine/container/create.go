@@ -66,6 +66,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	cfg.ImageName = imageName
 	cfg.Created = time.Now().UTC()
 	applyImageDefaults(&cfg, imgCfg)
+	cfg.Health = e.resolveHealth(ctx, imageID, cfg.Health)
 	if cfg.LogDriver == "" {
 		cfg.LogDriver = e.Settings.LogDriver
 	}

@@ -37,6 +37,7 @@ type createFlags struct {
 	pidsLimit                                          int64
 	stopSignal, restart, logDriver, initPath, shmSize  string
 	stopTimeout                                        uint
+	health                                             *healthFlags
 	fs                                                 *pflag.FlagSet
 }
 
@@ -84,6 +85,7 @@ func addCreateFlags(fs *pflag.FlagSet) *createFlags {
 	fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep stdin open")
 	fs.BoolVar(&f.replace, "replace", false, "replace an existing container of the same name")
 	fs.BoolVar(&f.rm, "rm", false, "remove the container when it exits")
+	f.health = addHealthFlags(fs)
 	return f
 }
 
@@ -232,6 +234,9 @@ func (f *createFlags) options(imageName string, args []string) (container.Create
 		if err := addTZ(&o.Config, f.tz); err != nil {
 			return o, err
 		}
+	}
+	if c.Health, err = f.health.healthcheck(); err != nil {
+		return o, err
 	}
 	o.Replace = f.replace
 	return o, nil
