@@ -15,11 +15,17 @@ import (
 
 	is "github.com/containers/image/v5/storage"
 	"github.com/containers/storage"
+	"github.com/containers/storage/pkg/idtools"
 	"github.com/containers/storage/pkg/stringid"
+	"github.com/containers/storage/pkg/unshare"
+	storagetypes "github.com/containers/storage/types"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/ocisuite/suite/engine/image"
+	"github.com/ocisuite/suite/shared/userns"
 )
 
 // ImageResolver finds (and, by its policy, pulls) the image a container is
@@ -79,6 +85,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	if cfg.StopTimeout == 0 && !o.stopTimeoutSet() {
 		cfg.StopTimeout = 10
 	}
+	if e.Rootless && cfg.Resources != nil && !cgroup2Delegated() {
+		return nil, errors.New("resource limits (--memory, --cpus, --pids-limit, …) need cgroup v2 with a delegated cgroup for rootless containers; this host has cgroup v1")
+	}
 	if len(cfg.Entrypoint) == 0 && len(cfg.Command) == 0 {
 		return nil, fmt.Errorf("no command or entrypoint given, and image %s has none", o.Image)
 	}
@@ -100,16 +109,24 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	}
 	id := stringid.GenerateRandomID()
 	cfg.ID = id
+	idOpts, err := e.idMappings(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	meta, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
 	}
-	_, err = e.Store.CreateContainer(id, []string{cfg.Name}, imageID, "", string(meta), nil)
+	sc, err := e.Store.CreateContainer(id, []string{cfg.Name}, imageID, "", string(meta), &storage.ContainerOptions{IDMappingOptions: idOpts})
 	if err != nil {
 		if errors.Is(err, storage.ErrDuplicateName) {
 			return nil, fmt.Errorf("the container name %q is already in use by another container: %w (remove it or use --replace)", cfg.Name, ErrNameInUse)
 		}
 		return nil, fmt.Errorf("creating storage for container: %w", err)
+	}
+	if idOpts.AutoUserNs {
+		// The store chose the range: record it for the runtime spec.
+		cfg.UIDMap, cfg.GIDMap = toSpec(sc.UIDMap), toSpec(sc.GIDMap)
 	}
 	ctr := &Container{Config: cfg, State: State{Status: StatusConfigured}}
 	undo := func() {
@@ -117,13 +134,15 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 			logrus.Warnf("removing storage of failed container %s: %v", id, err)
 		}
 	}
-	if cfg.LogDriver == "k8s-file" && cfg.LogPath == "" {
+	if idOpts.AutoUserNs || cfg.LogDriver == "k8s-file" && cfg.LogPath == "" {
 		dir, err := e.Store.ContainerDirectory(id)
 		if err != nil {
 			undo()
 			return nil, err
 		}
-		ctr.LogPath = filepath.Join(dir, "ctr.log")
+		if cfg.LogDriver == "k8s-file" && cfg.LogPath == "" {
+			ctr.LogPath = filepath.Join(dir, "ctr.log")
+		}
 		if err := e.saveConfig(ctr.Config); err != nil {
 			undo()
 			return nil, err
@@ -248,4 +267,106 @@ func (e *Engine) removeStorage(id string) error {
 	}
 	os.Remove(filepath.Join(e.exitDir(), id))
 	return nil
+}
+
+// cgroup2Delegated reports whether /sys/fs/cgroup is a cgroup v2 hierarchy
+// (rootless limits need it, delegated to the user).
+func cgroup2Delegated() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// idMappings turns --userns, --uidmap and --gidmap into the store's ID
+// mapping options, filling cfg.UIDMap and cfg.GIDMap for the runtime.
+func (e *Engine) idMappings(cfg *Config) (storagetypes.IDMappingOptions, error) {
+	var opts storagetypes.IDMappingOptions
+	mode, err := userns.ParseMode(cfg.UserNS)
+	if err != nil {
+		return opts, err
+	}
+	if len(cfg.UIDMap) > 0 || len(cfg.GIDMap) > 0 {
+		if mode.Name != "" && mode.Name != "host" {
+			return opts, fmt.Errorf("--userns %s cannot be combined with --uidmap or --gidmap", cfg.UserNS)
+		}
+		if len(cfg.GIDMap) == 0 {
+			cfg.GIDMap = cfg.UIDMap
+		}
+		if len(cfg.UIDMap) == 0 {
+			cfg.UIDMap = cfg.GIDMap
+		}
+	} else {
+		switch mode.Name {
+		case "", "host":
+			return opts, nil
+		case "auto":
+			if !e.Rootless && !subIDRange("/etc/subuid", "containers") {
+				return opts, errors.New("--userns auto needs ranges for the user 'containers' in /etc/subuid and /etc/subgid (e.g. containers:2147483647:2147483648)")
+			}
+			opts.AutoUserNs = true
+			opts.AutoUserNsOpts.Size = mode.Size
+			return opts, nil
+		case "keep-id", "nomap":
+			if !e.Rootless {
+				return opts, fmt.Errorf("--userns %s is only for rootless users (root has no user of its own to keep)", mode.Name)
+			}
+			usize, err := userns.NamespaceSize("/proc/self/uid_map")
+			if err != nil {
+				return opts, err
+			}
+			gsize, err := userns.NamespaceSize("/proc/self/gid_map")
+			if err != nil {
+				return opts, err
+			}
+			if mode.Name == "nomap" {
+				cfg.UIDMap, cfg.GIDMap = userns.NoMap(usize), userns.NoMap(gsize)
+				break
+			}
+			uid, gid := mode.UID, mode.GID
+			if uid < 0 {
+				uid = unshare.GetRootlessUID()
+			}
+			if gid < 0 {
+				gid = unshare.GetRootlessGID()
+			}
+			if uint32(uid) >= usize || uint32(gid) >= gsize {
+				return opts, fmt.Errorf("--userns keep-id: uid %d or gid %d is outside the user namespace (%d IDs)", uid, gid, usize)
+			}
+			cfg.UIDMap, cfg.GIDMap = userns.KeepID(uid, usize), userns.KeepID(gid, gsize)
+			if cfg.User == "" {
+				cfg.User = fmt.Sprintf("%d:%d", uid, gid)
+			}
+		}
+	}
+	opts.UIDMap, opts.GIDMap = toStorage(cfg.UIDMap), toStorage(cfg.GIDMap)
+	return opts, nil
+}
+
+func toStorage(m []specs.LinuxIDMapping) []idtools.IDMap {
+	out := make([]idtools.IDMap, 0, len(m))
+	for _, x := range m {
+		out = append(out, idtools.IDMap{ContainerID: int(x.ContainerID), HostID: int(x.HostID), Size: int(x.Size)})
+	}
+	return out
+}
+
+func toSpec(m []idtools.IDMap) []specs.LinuxIDMapping {
+	out := make([]specs.LinuxIDMapping, 0, len(m))
+	for _, x := range m {
+		out = append(out, specs.LinuxIDMapping{ContainerID: uint32(x.ContainerID), HostID: uint32(x.HostID), Size: uint32(x.Size)})
+	}
+	return out
+}
+
+// subIDRange reports whether file has a range for name.
+func subIDRange(file, name string) bool {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, name+":") {
+			return true
+		}
+	}
+	return false
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/ocisuite/suite/config"
 	"github.com/ocisuite/suite/engine/monitor"
 	"github.com/ocisuite/suite/shared/oci"
+	"github.com/ocisuite/suite/shared/userns"
 )
 
 // Errors a caller decides on with errors.Is.
@@ -39,6 +40,9 @@ type Engine struct {
 	// container exits; "container cleanup ID" is appended.
 	ExitCommand []string
 	LogLevel    string
+	// Rootless is set for an unprivileged user's engine, which runs in the
+	// user's namespace (shared/userns) with no cgroup of its own.
+	Rootless bool
 }
 
 // Options build an Engine.
@@ -87,6 +91,7 @@ func New(o Options) (*Engine, error) {
 		Dir:         dir,
 		ExitCommand: o.ExitCommand,
 		LogLevel:    o.LogLevel,
+		Rootless:    userns.Rootless(),
 	}, nil
 }
 

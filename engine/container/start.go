@@ -57,6 +57,7 @@ func (e *Engine) init(ctx context.Context, c *Container, attach bool) error {
 	ok := false
 	defer func() {
 		if !ok {
+			hideRootfs(c.ID)
 			if _, err := e.Store.Unmount(c.ID, true); err != nil {
 				logrus.Warnf("unmounting %s: %v", c.ID, err)
 			}
@@ -67,7 +68,13 @@ func (e *Engine) init(ctx context.Context, c *Container, attach bool) error {
 		return err
 	}
 	c.State.Mountpoint = mountpoint
-	spec, err := e.buildSpec(c, mountpoint, bundle)
+	rootfs := mountpoint
+	if len(c.UIDMap) > 0 {
+		if rootfs, err = exposeRootfs(c.ID, mountpoint); err != nil {
+			return err
+		}
+	}
+	spec, err := e.buildSpec(c, rootfs, bundle)
 	if err != nil {
 		return err
 	}
@@ -203,7 +210,8 @@ func (e *Engine) buildSpec(c *Container, mountpoint, bundle string) (*specs.Spec
 	for _, g := range execUser.Sgids {
 		s.AdditionalGids = append(s.AdditionalGids, uint32(g))
 	}
-	if os.Geteuid() == 0 {
+	s.Rootless = e.Rootless
+	if !e.Rootless {
 		s.CgroupsPath = "/ocisuite/" + c.ID
 	}
 	mounts, err := e.specMounts(c, bundle, hostname)

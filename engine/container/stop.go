@@ -22,10 +22,12 @@ func (e *Engine) finish(ctx context.Context, c *Container) {
 	if err := e.Runtime.Delete(ctx, c.ID, true); err != nil {
 		logrus.Warnf("deleting container %s from the runtime: %v", c.ID, err)
 	}
+	hideRootfs(c.ID)
 	if _, err := e.Store.Unmount(c.ID, true); err != nil {
 		logrus.Debugf("unmounting %s: %v", c.ID, err)
 	}
-	wasRunning := c.Running() || c.State.Status == StatusCreated || c.State.Pid != 0
+	// ConmonPid too: observeExit has already folded an exit file into Status and Pid.
+	wasRunning := c.Running() || c.State.Status == StatusCreated || c.State.Pid != 0 || c.State.ConmonPid != 0
 	c.State.Status = StatusExited
 	c.State.Pid = 0
 	c.State.ConmonPid = 0
@@ -131,7 +133,10 @@ func (e *Engine) Stop(ctx context.Context, id string, o StopOptions) (*Container
 
 // kill9 kills every process of the container and waits for them.
 func (e *Engine) kill9(ctx context.Context, c *Container) error {
-	if err := e.Runtime.Kill(ctx, c.ID, syscall.SIGKILL, true); err != nil && !errors.Is(err, oci.ErrNotRunning) && !errors.Is(err, oci.ErrNotExist) {
+	// The container has its own PID namespace: SIGKILL to its init ends
+	// every process in it, with no need for the cgroup a rootless
+	// container on cgroup v1 lacks (runc kill --all reads it).
+	if err := e.Runtime.Kill(ctx, c.ID, syscall.SIGKILL, false); err != nil && !errors.Is(err, oci.ErrNotRunning) && !errors.Is(err, oci.ErrNotExist) {
 		return fmt.Errorf("killing %s: %w", c.Name, err)
 	}
 	if c.State.Status == StatusPaused {

@@ -64,6 +64,10 @@ type Spec struct {
 	// HostPID and HostIPC share the host's namespaces.
 	HostPID, HostIPC bool
 
+	// Rootless is set when the runtime itself runs in an unprivileged
+	// user's namespace: the host's sysfs cannot be mounted there.
+	Rootless bool
+
 	// UIDMappings and GIDMappings put the container in a user namespace.
 	UIDMappings, GIDMappings []specs.LinuxIDMapping
 
@@ -176,7 +180,7 @@ func Generate(s Spec) (*specs.Spec, error) {
 		spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 	}
 
-	spec.Mounts = defaultMounts(s, shm, userns)
+	spec.Mounts = defaultMounts(s, shm, userns || s.Rootless)
 	for _, m := range s.Mounts {
 		spec.Mounts = slices.DeleteFunc(spec.Mounts, func(d specs.Mount) bool { return d.Destination == m.Destination })
 		spec.Mounts = append(spec.Mounts, m)

@@ -23,6 +23,7 @@ import (
 	"github.com/ocisuite/suite/engine/image"
 	"github.com/ocisuite/suite/shared/cli"
 	"github.com/ocisuite/suite/shared/oci"
+	"github.com/ocisuite/suite/shared/userns"
 )
 
 // createFlags are the options create and run share (podman's names).
@@ -37,6 +38,8 @@ type createFlags struct {
 	pidsLimit                                          int64
 	stopSignal, restart, logDriver, initPath, shmSize  string
 	stopTimeout                                        uint
+	userns                                             string
+	uidmap, gidmap                                     []string
 	health                                             *healthFlags
 	fs                                                 *pflag.FlagSet
 }
@@ -83,6 +86,9 @@ func addCreateFlags(fs *pflag.FlagSet) *createFlags {
 	fs.StringVar(&f.tz, "tz", "", "container time`zone` (e.g. Europe/Paris, or local)")
 	fs.BoolVarP(&f.tty, "tty", "t", false, "allocate a pseudo-TTY")
 	fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep stdin open")
+	fs.StringVar(&f.userns, "userns", "", "user `namespace`: host, keep-id[:uid=N,gid=N], nomap, auto[:size=N]")
+	fs.StringArrayVar(&f.uidmap, "uidmap", nil, "map container UIDs: `CONTAINER:HOST:SIZE` (repeatable)")
+	fs.StringArrayVar(&f.gidmap, "gidmap", nil, "map container GIDs: `CONTAINER:HOST:SIZE` (repeatable)")
 	fs.BoolVar(&f.replace, "replace", false, "replace an existing container of the same name")
 	fs.BoolVar(&f.rm, "rm", false, "remove the container when it exits")
 	f.health = addHealthFlags(fs)
@@ -237,6 +243,16 @@ func (f *createFlags) options(imageName string, args []string) (container.Create
 	}
 	if c.Health, err = f.health.healthcheck(); err != nil {
 		return o, err
+	}
+	if _, err := userns.ParseMode(f.userns); err != nil {
+		return o, err
+	}
+	c.UserNS = f.userns
+	if c.UIDMap, err = userns.ParseMappings(f.uidmap); err != nil {
+		return o, fmt.Errorf("--uidmap: %w", err)
+	}
+	if c.GIDMap, err = userns.ParseMappings(f.gidmap); err != nil {
+		return o, fmt.Errorf("--gidmap: %w", err)
 	}
 	o.Replace = f.replace
 	return o, nil
@@ -490,8 +506,8 @@ func (f *createFlags) resources() (*specs.LinuxResources, error) {
 		set = true
 	}
 	limit := f.pidsLimit
-	if !f.fs.Changed("pids-limit") {
-		limit = 2048
+	if !f.fs.Changed("pids-limit") && !userns.Rootless() {
+		limit = 2048 // rootless containers on cgroup v1 have no pids cgroup
 	}
 	if limit > 0 {
 		r.Pids = &specs.LinuxPids{Limit: limit}

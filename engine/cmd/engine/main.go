@@ -3,11 +3,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/containers/storage/pkg/reexec"
 
 	"github.com/ocisuite/suite/shared/cli"
+	"github.com/ocisuite/suite/shared/userns"
 )
 
 // exitCodes follow podman: 125 for an error of the engine itself.
@@ -17,6 +19,11 @@ func main() {
 	// containers/storage re-executes this binary for some operations.
 	if reexec.Init() {
 		return
+	}
+	// A rootless user's commands all run in one user namespace.
+	if err := userns.Enter(); err != nil {
+		fmt.Fprintf(os.Stderr, "engine: %v\n", err)
+		os.Exit(125)
 	}
 	os.Exit(cli.Main(newRootCmd(), os.Args[1:], os.Stderr, exitCodes))
 }
