@@ -18,6 +18,7 @@ import (
 func newStartCmd(g *globalOptions) *cobra.Command {
 	var attach, interactive, all, sigProxy bool
 	var detachKeys string
+	var filters []string
 	cmd := &cobra.Command{
 		Use:   "start [flags] CONTAINER [CONTAINER...]",
 		Short: "Start one or more containers",
@@ -45,7 +46,14 @@ func newStartCmd(g *globalOptions) *cobra.Command {
 					}
 					return nil
 				}
-				names, err := allOrNames(s, all, args, func(c *container.Container) bool { return !c.Running() })
+				match, err := psFilter(filters)
+				if err != nil {
+					return cli.Usage(err)
+				}
+				if len(filters) > 0 && len(args) == 0 {
+					all = true // as podman: --filter alone selects among all containers
+				}
+				names, err := allOrNames(s, all, args, func(c *container.Container) bool { return !c.Running() && match(c) })
 				if err != nil {
 					return err
 				}
@@ -63,6 +71,7 @@ func newStartCmd(g *globalOptions) *cobra.Command {
 	cmd.Flags().BoolVar(&all, "all", false, "start every container that is not running")
 	cmd.Flags().BoolVar(&sigProxy, "sig-proxy", true, "proxy received signals to the container's process (with --attach)")
 	cmd.Flags().StringVar(&detachKeys, "detach-keys", "ctrl-p,ctrl-q", "key `sequence` for detaching")
+	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "with --all, start only the containers matching `key=value` (ps's filters, e.g. restart-policy=always)")
 	return cmd
 }
 
