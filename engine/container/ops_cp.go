@@ -63,10 +63,14 @@ func (e *Engine) Copy(ctx context.Context, o CopyOptions) error {
 		if end.name == "" {
 			continue
 		}
-		c, err := e.Lookup(end.name)
+		// The lock is held for the copy: the exit command's cleanup of a
+		// container that just stopped would otherwise unmount the root
+		// filesystem under the copy.
+		c, unlock, err := e.acquire(end.name)
 		if err != nil {
 			return err
 		}
+		defer unlock()
 		root, err := e.Store.Mount(c.ID, "")
 		if err != nil {
 			return fmt.Errorf("mounting the root filesystem of %s: %w", c.Name, err)
