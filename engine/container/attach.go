@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/ocisuite/suite/engine/monitor"
 )
 
@@ -22,6 +24,8 @@ type Streams struct {
 	Stdout, Stderr io.Writer
 	// DetachKeys end the attachment when typed (default ctrl-p,ctrl-q).
 	DetachKeys []byte
+	// Size is the user's terminal size, for a container with a TTY.
+	Size *specs.Box
 }
 
 // conmon's attach socket tags each packet with the stream it came from.
@@ -168,9 +172,17 @@ func ParseDetachKeys(s string) ([]byte, error) {
 // attached from its first byte of output, and returns its exit code once it
 // ends (ErrDetached if the user detached).
 func (e *Engine) StartAttached(ctx context.Context, id string, s Streams) (int, error) {
-	c, err := e.Init(ctx, id, true)
+	c, err := e.Init(ctx, id, s.Size)
 	if err != nil {
 		return -1, err
+	}
+	if c.LogDriver == "passthrough" {
+		// conmon handed the caller's own stdio to the container: there is
+		// no attach socket, only the exit to wait for.
+		if _, err := e.Start(ctx, id); err != nil {
+			return -1, err
+		}
+		return e.waitExited(ctx, c)
 	}
 	conn, err := e.dialAttach(c)
 	if err != nil {
@@ -210,7 +222,11 @@ func (e *Engine) finishAttach(ctx context.Context, c *Container, conn *net.UnixC
 	if err := attach(conn, s); err != nil {
 		return -1, err
 	}
-	// The output ended: wait for conmon's exit file.
+	return e.waitExited(ctx, c)
+}
+
+// waitExited waits for conmon's exit file and returns the exit code.
+func (e *Engine) waitExited(ctx context.Context, c *Container) (int, error) {
 	code := -1
 	err := waitFor(ctx, 10*time.Millisecond, func() (bool, error) {
 		cur, err := e.Lookup(c.ID)
@@ -232,15 +248,12 @@ func (e *Engine) Resize(c *Container, height, width uint16) error {
 	if err != nil {
 		return err
 	}
-	msg := fmt.Sprintf("%d %d %d\n", 1, height, width)
-	for _, p := range []string{monitor.WinszFile(bundle), monitor.CtlFile(bundle)} {
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
-		if err != nil {
-			continue
-		}
-		_, err = f.WriteString(msg)
-		f.Close()
-		return err
+	// The control FIFO takes "TYPE HEIGHT WIDTH", type 1 being a resize.
+	f, err := os.OpenFile(monitor.CtlFile(bundle), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("resizing the terminal of %s: %w", c.Name, err)
 	}
-	return nil
+	defer f.Close()
+	_, err = fmt.Fprintf(f, "1 %d %d\n", height, width)
+	return err
 }

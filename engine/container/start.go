@@ -22,21 +22,22 @@ import (
 const InitPath = "/run/engine-init"
 
 // Init creates the container in the runtime under its monitor, without
-// starting it. attach makes conmon set up the attach socket first.
-func (e *Engine) Init(ctx context.Context, id string, attach bool) (*Container, error) {
+// starting it. size is the terminal's size for a container with a TTY
+// (nil: 24×80).
+func (e *Engine) Init(ctx context.Context, id string, size *specs.Box) (*Container, error) {
 	c, unlock, err := e.acquire(id)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if err := e.init(ctx, c, attach); err != nil {
+	if err := e.init(ctx, c, size); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
 // init does Init's work with the container's lock held.
-func (e *Engine) init(ctx context.Context, c *Container, attach bool) error {
+func (e *Engine) init(ctx context.Context, c *Container, size *specs.Box) error {
 	switch c.State.Status {
 	case StatusConfigured, StatusExited:
 	case StatusCreated:
@@ -77,6 +78,9 @@ func (e *Engine) init(ctx context.Context, c *Container, attach bool) error {
 	spec, err := e.buildSpec(c, rootfs, bundle)
 	if err != nil {
 		return err
+	}
+	if c.Terminal && size != nil {
+		spec.Process.ConsoleSize = size
 	}
 	if err := oci.WriteBundle(bundle, spec); err != nil {
 		return fmt.Errorf("writing the bundle of %s: %w", c.Name, err)
@@ -135,7 +139,7 @@ func (e *Engine) Start(ctx context.Context, id string) (*Container, error) {
 		e.finish(ctx, c) // fold in a pending cleanup
 	}
 	c.State.StoppedByUser = false
-	if err := e.init(ctx, c, false); err != nil {
+	if err := e.init(ctx, c, nil); err != nil {
 		return nil, err
 	}
 	if err := e.start(ctx, c); err != nil {

@@ -199,7 +199,7 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 		return nil
 	}
 	c.State.RestartCount++
-	if err := e.init(ctx, c, false); err != nil {
+	if err := e.init(ctx, c, nil); err != nil {
 		return fmt.Errorf("restarting %s: %w", c.Name, err)
 	}
 	if err := e.start(ctx, c); err != nil {

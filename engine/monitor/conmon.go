@@ -56,9 +56,6 @@ func AttachSocket(socketDir, id string) string {
 // CtlFile is the control FIFO (terminal resize) in the bundle.
 func CtlFile(bundle string) string { return filepath.Join(bundle, "ctl") }
 
-// WinszFile is the terminal size FIFO in the bundle (conmon ≥ 2.0.28).
-func WinszFile(bundle string) string { return filepath.Join(bundle, "winsz") }
-
 func shortID(id string) string {
 	if len(id) > 12 {
 		return id[:12]

@@ -625,7 +625,10 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 					return nil
 				}
 				code, err := runAttached(ctx, cmd, s, c, keys, sigProxy, true)
-				if f.rm && !errors.Is(err, container.ErrDetached) {
+				if errors.Is(err, container.ErrDetached) {
+					return nil // the container goes on; --rm applies when it exits
+				}
+				if f.rm {
 					if rerr := s.engine.Remove(context.WithoutCancel(ctx), c.ID, container.RemoveOptions{Force: true, Volumes: true}); rerr != nil && !errors.Is(rerr, container.ErrNoSuchContainer) {
 						fmt.Fprintf(cmd.ErrOrStderr(), "removing container %s: %v\n", c.Name, rerr)
 					}
@@ -670,6 +673,9 @@ func runAttached(ctx context.Context, cmd *cobra.Command, s *session, c *contain
 		streams.DetachKeys = nil
 	}
 	if c.Terminal && term.IsTerminal(int(os.Stdin.Fd())) {
+		if w, h, err := term.GetSize(int(os.Stdin.Fd())); err == nil {
+			streams.Size = &specs.Box{Height: uint(h), Width: uint(w)}
+		}
 		state, err := term.MakeRaw(int(os.Stdin.Fd()))
 		if err == nil {
 			defer term.Restore(int(os.Stdin.Fd()), state)

@@ -38,6 +38,9 @@ func newStartCmd(g *globalOptions) *cobra.Command {
 					}
 					c.Stdin = c.Stdin || interactive
 					code, err := runAttached(ctx, cmd, s, c, keys, sigProxy, true)
+					if errors.Is(err, container.ErrDetached) {
+						return nil
+					}
 					if err != nil {
 						return startError(err)
 					}
@@ -82,7 +85,7 @@ func newInitCmd(g *globalOptions) *cobra.Command {
 		Short: "Create containers in the runtime without starting them",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return onContainers(cmd, g, all, args, nil, func(ctx context.Context, s *session, n string) (string, error) {
-				c, err := s.engine.Init(ctx, n, false)
+				c, err := s.engine.Init(ctx, n, nil)
 				if err != nil {
 					return "", err
 				}

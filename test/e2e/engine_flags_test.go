@@ -1,0 +1,182 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ocisuite/suite/test/bin"
+)
+
+// TestEngineContainerRunFlags passes the run options a user relies on and
+// checks each where the container shows it.
+func TestEngineContainerRunFlags(t *testing.T) {
+	e := containerStore(t)
+	envFile := filepath.Join(t.TempDir(), "env")
+	os.WriteFile(envFile, []byte("FROMFILE=1\n# comment\n"), 0o644)
+	t.Setenv("OCISUITE_HOSTVAR", "fromhost")
+	out := e.must(t, "run", "--rm", "--env-file", envFile, "-e", "OCISUITE_HOSTVAR", "-e", "X=y", "--hostname", "box",
+		"--entrypoint", "/bin/sh", "-u", "nobody", "-w", "/tmp", "bb", "-c", "echo $FROMFILE $OCISUITE_HOSTVAR $X; hostname; id -u; pwd").Stdout
+	if out != "1 fromhost y\nbox\n65534\n/tmp\n" {
+		t.Fatalf("env, hostname, entrypoint, user, workdir: %q", out)
+	}
+	if out := e.must(t, "run", "--rm", "--env-host", "bb", "sh", "-c", "echo $OCISUITE_HOSTVAR").Stdout; out != "fromhost\n" {
+		t.Fatalf("--env-host: %q", out)
+	}
+	if out := e.must(t, "run", "--rm", "--entrypoint", `["/bin/echo","json"]`, "bb").Stdout; out != "json\n" {
+		t.Fatalf("--entrypoint JSON: %q", out)
+	}
+	// Resources reach the cgroup (v1 here, v2 where unified).
+	e.must(t, "run", "-d", "--name", "res", "--memory", "32m", "--memory-swap", "64m", "--cpus", "0.5", "--cpu-shares", "512",
+		"--cpuset-cpus", "0", "--shm-size", "8m", "--stop-signal", "USR1", "--stop-timeout", "2",
+		"--annotation", "org.example/a=b", "--tz", "UTC", "--log-driver", "k8s-file", "bb", "sh", "-c", "trap 'exit 7' USR1; sleep 1000 & wait")
+	in := e.waitStatus(t, "res", "running")
+	if in.HostConfig.Memory != 32<<20 {
+		t.Errorf("memory %d", in.HostConfig.Memory)
+	}
+	checks := map[string]string{
+		"cat /sys/fs/cgroup/memory/memory.limit_in_bytes": "33554432",
+		"cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us":         "50000",
+		"cat /sys/fs/cgroup/cpu/cpu.shares":               "512",
+		"cat /sys/fs/cgroup/cpuset/cpuset.cpus":           "0",
+		"df -k /dev/shm | tail -1 | awk '{print $2}'":     "8192",
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		checks = map[string]string{"cat /sys/fs/cgroup/memory.max": "33554432", "cat /sys/fs/cgroup/cpu.max": "50000 100000"}
+	}
+	for cmd, want := range checks {
+		if got := strings.TrimSpace(e.must(t, "exec", "res", "sh", "-c", cmd).Stdout); got != want {
+			t.Errorf("%s: %q, want %q", cmd, got, want)
+		}
+	}
+	if got := strings.TrimSpace(e.must(t, "exec", "res", "sh", "-c", "echo $TZ; date +%Z").Stdout); got != "UTC\nUTC" {
+		t.Errorf("--tz UTC: %q", got)
+	}
+	raw := e.must(t, "container", "inspect", "--format", "{{.Config.StopSignal}} {{.Config.StopTimeout}} {{index .Config.Annotations \"org.example/a\"}}", "res").Stdout
+	if raw != "10 2 b\n" {
+		t.Errorf("inspect stop signal, timeout, annotation: %q", raw)
+	}
+	// The container's shell exits on --stop-signal USR1, so stop is quick.
+	start := time.Now()
+	e.must(t, "stop", "res")
+	if time.Since(start) > 2*time.Second {
+		t.Errorf("stop with --stop-signal USR1 waited for the timeout")
+	}
+	if in := e.inspect(t, "res"); in.State.ExitCode != 7 {
+		t.Errorf("exit code after SIGUSR1: %d, want 7 (the trap's)", in.State.ExitCode)
+	}
+	// --replace, --pull never, log drivers.
+	e.must(t, "create", "--name", "dup", "bb", "true")
+	e.must(t, "run", "--rm", "--replace", "--name", "dup", "bb", "true")
+	if res := e.run(t, "run", "--rm", "--pull", "never", "localhost/absent"); res.Code != 125 {
+		t.Errorf("--pull never of a missing image: exit %d", res.Code)
+	}
+	e.must(t, "run", "--name", "nolog", "--log-driver", "none", "bb", "echo", "quiet")
+	if res := e.run(t, "logs", "nolog"); res.Code == 0 {
+		t.Errorf("logs of a --log-driver none container succeeded: %q", res.Stdout)
+	}
+	res := e.run(t, "run", "--rm", "--log-driver", "passthrough", "bb", "echo", "passed")
+	if res.Code != 0 || !strings.Contains(res.Stdout, "passed") {
+		t.Errorf("--log-driver passthrough: %d %q", res.Code, res.Stdout)
+	}
+	for _, bad := range [][]string{
+		{"--memory", "lots"}, {"--cpus", "-1"}, {"--restart", "sometimes"}, {"--cap-add", "CAP_NOPE"},
+		{"--ulimit", "nofile"}, {"--security-opt", "bogus"}, {"--network", "bridge0"}, {"--userns", "weird"},
+		{"--uidmap", "0:1"}, {"--stop-signal", "SIGNOPE"}, {"--tz", "Mars/Base"}, {"--workdir", "relative"},
+	} {
+		res := e.run(t, append(append([]string{"run", "--rm"}, bad...), "bb", "true")...)
+		if res.Code != 125 {
+			t.Errorf("run %v: exit %d, want 125", bad, res.Code)
+			continue
+		}
+		assertOneLine(t, res.Stderr)
+	}
+	if out := e.must(t, "ps", "-a", "--format", "{{.Names}}").Stdout; out != "nolog\nres\n" {
+		t.Errorf("refused runs left containers: %q", out)
+	}
+}
+
+// TestEngineContainerLogsAndPs: logs --tail, -t, --since, --until, -f;
+// ps -n, -l, --no-trunc, -s, --noheading; wait --condition.
+func TestEngineContainerLogsAndPs(t *testing.T) {
+	e := containerStore(t)
+	e.must(t, "run", "--name", "l", "bb", "sh", "-c", "for i in 1 2 3 4 5; do echo line$i; done")
+	if out := e.must(t, "logs", "--tail", "2", "l").Stdout; out != "line4\nline5\n" {
+		t.Errorf("--tail 2: %q", out)
+	}
+	ts := e.must(t, "logs", "-t", "l").Stdout
+	if first := strings.SplitN(ts, " ", 2)[0]; !strings.HasPrefix(first, time.Now().UTC().Format("2006")) && !strings.Contains(first, "T") {
+		t.Errorf("-t: %q", ts)
+	}
+	if out := e.must(t, "logs", "--since", "1h", "l").Stdout; !strings.Contains(out, "line1") {
+		t.Errorf("--since 1h: %q", out)
+	}
+	if out := e.must(t, "logs", "--until", "1h", "l").Stdout; out != "" {
+		t.Errorf("--until an hour ago: %q", out)
+	}
+	if out := e.must(t, "logs", "--since", fmt.Sprint(time.Now().Add(time.Minute).Unix()), "l").Stdout; out != "" {
+		t.Errorf("--since the future: %q", out)
+	}
+	// -f follows until the container exits.
+	e.must(t, "run", "-d", "--name", "f", "bb", "sh", "-c", "echo a; sleep 1; echo b")
+	if out := e.must(t, "logs", "-f", "f").Stdout; out != "a\nb\n" {
+		t.Errorf("logs -f: %q", out)
+	}
+	e.must(t, "create", "--name", "newest", "bb", "true")
+	if out := e.must(t, "ps", "-l", "--format", "{{.Names}}").Stdout; out != "newest\n" {
+		t.Errorf("ps -l: %q", out)
+	}
+	if out := strings.Fields(e.must(t, "ps", "-n", "2", "--format", "{{.Names}}").Stdout); len(out) != 2 || out[0] != "newest" {
+		t.Errorf("ps -n 2: %v", out)
+	}
+	if out := e.must(t, "ps", "-a", "--no-trunc", "-q").Stdout; len(strings.Fields(out)[0]) != 64 {
+		t.Errorf("ps --no-trunc -q: %q", out)
+	}
+	if out := e.must(t, "ps", "-a", "-s", "--noheading", "--format", "{{.Names}} {{.Size}}").Stdout; !strings.Contains(out, "l ") || strings.Contains(out, "SIZE") {
+		t.Errorf("ps -s --noheading: %q", out)
+	}
+	e.must(t, "run", "-d", "--name", "w", "bb", "sleep", "1000")
+	if out := e.must(t, "wait", "--condition", "running", "w").Stdout; out != "-1\n" {
+		t.Errorf("wait --condition running: %q", out)
+	}
+	if res := e.run(t, "wait", "--condition", "sleepy", "w"); res.Code != 125 {
+		t.Errorf("wait with a bad condition: exit %d", res.Code)
+	}
+}
+
+// TestEngineContainerTTY runs containers on a pseudo-terminal: -t gives a
+// TTY of the caller's size, -it takes input, and the detach keys leave the
+// container running.
+func TestEngineContainerTTY(t *testing.T) {
+	e := containerStore(t)
+	engine := strings.Join(append([]string{bin.Path(t, "engine")}, e.args(nil)...), " ")
+	term := func(script string) string {
+		t.Helper()
+		b, err := exec.Command("script", "-qec", "stty cols 91 rows 27; "+script, "/dev/null").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v: %s", script, err, b)
+		}
+		return strings.ReplaceAll(string(b), "\r", "")
+	}
+	if out := term(engine + " run --rm -t bb sh -c 'test -t 0 && stty size'"); !strings.Contains(out, "27 91") {
+		t.Fatalf("run -t: the container's terminal is not the caller's size: %q", out)
+	}
+	if out := term("printf 'echo typed-$((6*7))\\nexit\\n' | " + engine + " run --rm -i bb sh"); !strings.Contains(out, "typed-42") {
+		t.Fatalf("run -i: %q", out)
+	}
+	// ctrl-p ctrl-q detaches from -it; the container goes on.
+	term("(sleep 1; printf '\\020\\021') | " + engine + " run -it --name det bb sh -c 'sleep 1000'")
+	if in := e.inspect(t, "det"); in.State.Status != "running" {
+		t.Fatalf("after the detach keys: %s", in.State.Status)
+	}
+	// attach --no-stdin follows the output until the container ends.
+	e.must(t, "run", "-d", "--name", "att", "bb", "sh", "-c", "sleep 1; echo attached-out; exit 3")
+	res := e.run(t, "attach", "--no-stdin", "att")
+	if res.Code != 3 || !strings.Contains(res.Stdout, "attached-out") {
+		t.Fatalf("attach: exit %d %q", res.Code, res.Stdout)
+	}
+}
