@@ -90,6 +90,21 @@ func (e *Engine) Exec(ctx context.Context, id string, o ExecOptions, stdio [3]*o
 		all := oci.AllCapabilities()
 		proc.Capabilities = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all}
 	}
+	if len(proc.Args) > 0 && strings.Contains(proc.Args[0], "/") {
+		// runc would fail with a message of its own: say it like podman.
+		p := proc.Args[0]
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(proc.Cwd, p)
+		}
+		full, err := secureJoin(spec.Root.Path, p)
+		st, serr := os.Stat(full)
+		switch {
+		case err != nil || serr != nil:
+			return -1, &ExecError{Code: ExitNotFound, Err: fmt.Errorf("%s: no such file or directory", proc.Args[0])}
+		case st.IsDir() || st.Mode()&0o111 == 0:
+			return -1, &ExecError{Code: ExitCannotInvoke, Err: fmt.Errorf("%s: permission denied", proc.Args[0])}
+		}
+	}
 	if len(proc.Args) > 0 && !strings.Contains(proc.Args[0], "/") {
 		// runc would fail with a message of its own: say it like podman.
 		if _, err := lookPathIn(spec.Root.Path, proc.Args[0], proc.Env); err != nil {

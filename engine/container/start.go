@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -218,7 +219,7 @@ func (e *Engine) buildSpec(c *Container, mountpoint, bundle string) (*specs.Spec
 	if !e.Rootless {
 		s.CgroupsPath = "/ocisuite/" + c.ID
 	}
-	mounts, err := e.specMounts(c, bundle, hostname)
+	mounts, err := e.specMounts(c, bundle, hostname, s.UID, s.GID)
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +271,7 @@ func resolveUser(rootfs, spec string) (*user.ExecUser, error) {
 
 // specMounts are the container's own mounts: /etc/hosts, /etc/hostname,
 // /etc/resolv.conf, volumes, binds and tmpfs, and --init's binary.
-func (e *Engine) specMounts(c *Container, bundle, hostname string) ([]specs.Mount, error) {
+func (e *Engine) specMounts(c *Container, bundle, hostname string, uid, gid uint32) ([]specs.Mount, error) {
 	var out []specs.Mount
 	files, err := writeEtcFiles(c, bundle, hostname)
 	if err != nil {
@@ -292,7 +293,18 @@ func (e *Engine) specMounts(c *Container, bundle, hostname string) ([]specs.Moun
 			if m.ReadOnly {
 				opts = append(opts, "ro")
 			}
-			opts = append(opts, m.Options...)
+			for _, o := range m.Options {
+				if o != "U" {
+					opts = append(opts, o)
+				}
+			}
+			if slices.Contains(m.Options, "U") {
+				// :U gives the source to the container's user, as seen
+				// from outside any user namespace of the container.
+				if err := chownTree(m.Source, hostID(c.UIDMap, uid), hostID(c.GIDMap, gid)); err != nil {
+					return nil, fmt.Errorf("--volume %s:%s:U: %w", m.Source, m.Destination, err)
+				}
+			}
 			out = append(out, specs.Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: opts})
 		case "tmpfs":
 			opts := []string{"rw", "rprivate", "nosuid", "nodev"}
@@ -364,3 +376,28 @@ func errNotRunning(c *Container) error {
 }
 
 func secureJoin(root, p string) (string, error) { return securejoin.SecureJoin(root, p) }
+
+// hostID maps a container ID through a user namespace mapping (none: the
+// same ID).
+func hostID(m []specs.LinuxIDMapping, id uint32) int {
+	for _, x := range m {
+		if id >= x.ContainerID && id < x.ContainerID+x.Size {
+			return int(x.HostID + id - x.ContainerID)
+		}
+	}
+	if len(m) == 0 {
+		return int(id)
+	}
+	return 65534 // unmapped: the overflow ID
+}
+
+// chownTree changes the owner of everything under dir, links themselves
+// included, never following them.
+func chownTree(dir string, uid, gid int) error {
+	return filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	})
+}

@@ -264,8 +264,35 @@ func unmasked(p string, unmask []string) bool {
 	return false
 }
 
-// AllCapabilities are every capability the running kernel knows.
+// AllCapabilities are the capabilities a privileged container can have:
+// those in the caller's own bounding set (a root without CAP_SYS_RESOURCE,
+// say, cannot give it away).
 func AllCapabilities() []string {
+	caps, err := capability.NewPid2(0)
+	if err == nil {
+		err = caps.Load()
+	}
+	var out []string
+	for _, c := range knownCapabilities() {
+		if err == nil && !caps.Get(capability.BOUNDING, capByName(c)) {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func capByName(name string) capability.Cap {
+	for _, c := range capability.ListKnown() {
+		if "CAP_"+strings.ToUpper(c.String()) == name {
+			return c
+		}
+	}
+	return 0
+}
+
+// knownCapabilities are every capability the running kernel knows.
+func knownCapabilities() []string {
 	var out []string
 	last, err := capability.LastCap()
 	for _, c := range capability.ListKnown() {
@@ -287,7 +314,7 @@ func NormalizeCap(c string) (string, error) {
 	if !strings.HasPrefix(c, "CAP_") {
 		c = "CAP_" + c
 	}
-	if !slices.Contains(AllCapabilities(), c) {
+	if !slices.Contains(knownCapabilities(), c) {
 		return "", fmt.Errorf("unknown capability %q", c)
 	}
 	return c, nil

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -178,5 +179,80 @@ func TestEngineContainerTTY(t *testing.T) {
 	res := e.run(t, "attach", "--no-stdin", "att")
 	if res.Code != 3 || !strings.Contains(res.Stdout, "attached-out") {
 		t.Fatalf("attach: exit %d %q", res.Code, res.Stdout)
+	}
+}
+
+// TestEngineContainerMountsAndSecurity: --mount, :U, mask and unmask,
+// exec -d and --privileged, 126 for what cannot be executed, and signals
+// proxied to a foreground container.
+func TestEngineContainerMountsAndSecurity(t *testing.T) {
+	e := containerStore(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f"), []byte("m\n"), 0o644)
+	out := e.must(t, "run", "--rm", "--mount", "type=bind,source="+dir+",destination=/b,ro",
+		"--mount", "type=tmpfs,destination=/t,tmpfs-size=1m", "--mount", "type=volume,source=mv,target=/v",
+		"bb", "sh", "-c", "cat /b/f; touch /b/x 2>/dev/null || echo ro; grep ' /t ' /proc/mounts | cut -d' ' -f3; touch /v/ok && echo vol").Stdout
+	if out != "m\nro\ntmpfs\nvol\n" {
+		t.Errorf("--mount: %q", out)
+	}
+	// :U gives the bind mount's files to the container's user.
+	owned := t.TempDir()
+	os.WriteFile(filepath.Join(owned, "f"), nil, 0o644)
+	e.must(t, "run", "--rm", "-u", "nobody", "-v", owned+":/o:U", "bb", "touch", "/o/f")
+	if st, _ := os.Stat(filepath.Join(owned, "f")); st.Sys().(*syscall.Stat_t).Uid != 65534 {
+		t.Errorf(":U: owner %d, want 65534", st.Sys().(*syscall.Stat_t).Uid)
+	}
+	// unmask shows a masked path; mask hides another.
+	if out := e.must(t, "run", "--rm", "--security-opt", "unmask=/proc/timer_list", "bb", "sh", "-c", "wc -c < /proc/timer_list").Stdout; strings.TrimSpace(out) == "0" {
+		t.Errorf("unmask=/proc/timer_list: still masked")
+	}
+	if out := e.must(t, "run", "--rm", "--security-opt", "mask=/etc/hostname", "bb", "sh", "-c", "wc -c < /etc/hostname").Stdout; strings.TrimSpace(out) != "0" {
+		t.Errorf("mask=/etc/hostname: %q", out)
+	}
+	if field(e.must(t, "run", "--rm", "--privileged", "bb", "cat", "/proc/self/status").Stdout, "Seccomp") != "0" {
+		t.Errorf("--privileged keeps seccomp")
+	}
+	e.must(t, "run", "-d", "--name", "x", "--cap-drop", "ALL", "bb", "sleep", "1000")
+	e.waitStatus(t, "x", "running")
+	if field(e.must(t, "exec", "--privileged", "x", "cat", "/proc/self/status").Stdout, "CapEff") == "0000000000000000" {
+		t.Errorf("exec --privileged: no capabilities")
+	}
+	e.must(t, "exec", "-d", "x", "sh", "-c", "sleep 1; echo done > /tmp/bg")
+	waitFor(t, func() bool { return e.run(t, "exec", "x", "cat", "/tmp/bg").Stdout == "done\n" })
+	// 126: a file that cannot be executed.
+	e.must(t, "exec", "x", "sh", "-c", "echo echo > /tmp/noexec; chmod 644 /tmp/noexec")
+	if res := e.run(t, "exec", "x", "/tmp/noexec"); res.Code != 126 {
+		t.Errorf("exec of a non-executable file: exit %d, want 126", res.Code)
+	}
+	if res := e.run(t, "run", "--rm", "bb", "/etc/passwd"); res.Code != 126 {
+		t.Errorf("run of a non-executable file: exit %d, want 126", res.Code)
+	}
+	if res := e.run(t, "exec", "nope", "true"); res.Code != 125 {
+		t.Errorf("exec in an unknown container: exit %d", res.Code)
+	}
+	e.must(t, "stop", "-t", "0", "x")
+	res := e.run(t, "exec", "x", "true")
+	if res.Code != 125 {
+		t.Errorf("exec in a stopped container: exit %d", res.Code)
+	}
+	assertOneLine(t, res.Stderr, "not running")
+
+	// SIGTERM to a foreground run goes to the container (--sig-proxy).
+	cmd := bin.Cmd(t, "engine", e.args([]string{"run", "--rm", "bb", "sh", "-c", "trap 'echo got-term; exit 9' TERM; echo ready; while :; do sleep 0.1; done"})...)
+	cmd.Env = append(os.Environ(), e.env...)
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(stdout.String(), "ready") })
+	cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	if code != 9 || !strings.Contains(stdout.String(), "got-term") {
+		t.Errorf("signal proxy: exit %d, output %q", code, stdout.String())
 	}
 }

@@ -173,6 +173,15 @@ func TestEngineRootless(t *testing.T) {
 	if err != nil || st.Sys().(*syscall.Stat_t).Uid != uint32(r.uid) {
 		t.Fatalf("keep-id: file written inside is not the user's: %v", err)
 	}
+	// :U gives a bind mount to the container's user: uid 1000 inside is
+	// subordinate ID 999 past the start of the user's range on the host.
+	udir := filepath.Join(r.home, "udir")
+	os.MkdirAll(udir, 0o755)
+	os.Chown(udir, r.uid, r.gid)
+	r.must("run", "--rm", "-u", "1000:1000", "-v", udir+":/u:U", "bb", "touch", "/u/f")
+	if st, err := os.Stat(filepath.Join(udir, "f")); err != nil || int(st.Sys().(*syscall.Stat_t).Uid) != subIDStart(t, "/etc/subuid", testUser)+999 {
+		t.Fatalf(":U: %v %+v", err, st)
+	}
 	// nomap: the user's own uid is not mapped inside.
 	if out := r.must("run", "--rm", "--userns", "nomap", "bb", "cat", "/proc/self/uid_map").Stdout; strings.Fields(out)[1] != "1" {
 		t.Fatalf("nomap: uid_map %q", out)
@@ -232,4 +241,18 @@ func TestEngineRootlessNoSubIDs(t *testing.T) {
 		t.Fatalf("no subuid range: exit %d", res.Code)
 	}
 	assertOneLine(t, res.Stderr, "/etc/subuid", "usermod")
+}
+
+// subIDStart is the first subordinate ID of name in file.
+func subIDStart(t *testing.T, file, name string) int {
+	t.Helper()
+	b, _ := os.ReadFile(file)
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Split(l, ":"); len(f) == 3 && f[0] == name {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	t.Fatalf("no range for %s in %s", name, file)
+	return 0
 }
