@@ -256,3 +256,23 @@ func TestEngineContainerMountsAndSecurity(t *testing.T) {
 		t.Errorf("signal proxy: exit %d, output %q", code, stdout.String())
 	}
 }
+
+// TestEngineContainerExport: export writes the container's files, changes
+// included, as a tar that import turns back into a runnable image.
+func TestEngineContainerExport(t *testing.T) {
+	e := containerStore(t)
+	e.must(t, "run", "--name", "src", "bb", "sh", "-c", "echo exported > /marker")
+	out := filepath.Join(t.TempDir(), "ctr.tar")
+	e.must(t, "export", "-o", out, "src")
+	list, err := exec.Command("tar", "-tf", out).Output()
+	if err != nil || !strings.Contains(string(list), "marker") || !strings.Contains(string(list), "bin/busybox") {
+		t.Fatalf("export: %v %q", err, list)
+	}
+	e.must(t, "import", "--change", `CMD ["cat", "/marker"]`, out, "localhost/exported:1")
+	if got := e.must(t, "run", "--rm", "localhost/exported:1").Stdout; got != "exported\n" {
+		t.Fatalf("run of the imported export: %q", got)
+	}
+	if res := e.run(t, "export", "-o", out, "nope"); res.Code != 125 {
+		t.Fatalf("export of an unknown container: exit %d", res.Code)
+	}
+}

@@ -8,6 +8,6 @@ import "github.com/spf13/cobra"
 func containerOpsCommands(g *globalOptions) []*cobra.Command {
 	return []*cobra.Command{
 		newTopCmd(g), newDiffCmd(g), newPortCmd(g), newCpCmd(g), newCommitCmd(g),
-		newMountCmd(g), newUmountCmd(g), newUpdateCmd(g), newStatsCmd(g),
+		newMountCmd(g), newUmountCmd(g), newUpdateCmd(g), newStatsCmd(g), newExportCmd(g),
 	}
 }
