@@ -55,6 +55,13 @@ func TestEngineKillCLI(t *testing.T) {
 			t.Fatalf("ps after a killed command: %s", res.Stderr)
 		}
 	}
+	// system check finds and repairs what the kills left half done.
+	if res := e.run(t, "system", "check", "--repair"); res.Code != 0 {
+		t.Fatalf("system check --repair after the kills: exit %d: %s", res.Code, res.Stderr)
+	}
+	if res := e.run(t, "system", "check"); res.Code != 0 {
+		t.Fatalf("system check after the repair: exit %d: %s", res.Code, res.Stdout+res.Stderr)
+	}
 	e.must(t, "rm", "-af")
 	if out := e.must(t, "ps", "-aq").Stdout; out != "" {
 		t.Fatalf("rm -af left %q", out)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ocisuite/suite/test/bin"
 	"github.com/ocisuite/suite/test/fixture"
+	"github.com/ocisuite/suite/test/registry"
 )
 
 // rootlessEngine runs engine as an unprivileged user.
@@ -131,6 +132,17 @@ func TestEngineRootless(t *testing.T) {
 	r := newRootlessEngine(t)
 	archive := publicCopy(t, fixture.DockerArchive(t, fixture.Busybox(t), "localhost/bb:latest"))
 	r.must("load", "-i", archive)
+	// pull from a registry the user's registries.conf marks insecure.
+	reg := registry.Start(t, registry.Options{})
+	fixture.Push(t, fixture.Busybox(t), reg.Ref("user/bb:1"), reg.SystemContext())
+	conf := filepath.Join(r.home, ".config", "containers", "registries.conf")
+	os.MkdirAll(filepath.Dir(conf), 0o755)
+	os.WriteFile(conf, []byte(fmt.Sprintf("[[registry]]\nlocation = %q\ninsecure = true\n", reg.Addr)), 0o644)
+	exec.Command("chown", "-R", fmt.Sprintf("%d:%d", r.uid, r.gid), filepath.Join(r.home, ".config")).Run()
+	r.must("pull", "-q", reg.Addr+"/user/bb:1")
+	if out := r.must("run", "--rm", reg.Addr+"/user/bb:1", "echo", "pulled").Stdout; out != "pulled\n" {
+		t.Fatalf("run of the pulled image: %q", out)
+	}
 	if _, err := os.Stat(filepath.Join(r.home, ".local", "share", "containers", "storage", "overlay-images")); err != nil {
 		t.Fatalf("the user's images are not under ~/.local/share/containers/storage: %v", err)
 	}
