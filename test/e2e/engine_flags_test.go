@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ocisuite/suite/test/bin"
 )
 
@@ -274,5 +276,74 @@ func TestEngineContainerExport(t *testing.T) {
 	}
 	if res := e.run(t, "export", "-o", out, "nope"); res.Code != 125 {
 		t.Fatalf("export of an unknown container: exit %d", res.Code)
+	}
+}
+
+// TestEngineContainerRestartExecTTY: restart gives a new run; exec -w and
+// exec -t; a terminal resize reaches the container; run -d leaves no
+// engine process behind.
+func TestEngineContainerRestartExecTTY(t *testing.T) {
+	e := containerStore(t)
+	e.must(t, "run", "-d", "--name", "r", "bb", "sleep", "1000")
+	first := e.waitStatus(t, "r", "running").State.Pid
+	e.must(t, "restart", "-t", "0", "r")
+	if in := e.waitStatus(t, "r", "running"); in.State.Pid == first || in.State.Pid == 0 {
+		t.Fatalf("restart: pid %d, was %d", in.State.Pid, first)
+	}
+	if out := e.must(t, "exec", "-w", "/etc", "r", "pwd").Stdout; out != "/etc\n" {
+		t.Fatalf("exec -w: %q", out)
+	}
+	// No engine process outlives run -d: only conmon holds the container.
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		if strings.Contains(string(b), e.root) && strings.HasSuffix(strings.Split(string(b), "\x00")[0], "/engine") {
+			t.Fatalf("an engine process is still running: %q", strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	engine := strings.Join(append([]string{bin.Path(t, "engine")}, e.args(nil)...), " ")
+	script := func(cmdline string) string {
+		b, err := exec.Command("script", "-qec", cmdline, "/dev/null").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v: %s", cmdline, err, b)
+		}
+		return strings.ReplaceAll(string(b), "\r", "")
+	}
+	if out := script("stty cols 77 rows 19; " + engine + " exec -t r sh -c 'test -t 1 && stty size'"); !strings.Contains(out, "19 77") {
+		t.Fatalf("exec -t: %q", out)
+	}
+	// A resize of the user's terminal (SIGWINCH) reaches the container's.
+	cmd := exec.Command("script", "-qec", "stty cols 80 rows 24; "+engine+" run --rm -t --name tty bb sh -c 'sleep 2; stty size'", "/dev/null")
+	var outb strings.Builder
+	cmd.Stdout, cmd.Stderr = &outb, &outb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		res := e.run(t, "container", "inspect", "--format", "{{.State.Status}}", "tty")
+		return res.Code == 0 && strings.TrimSpace(res.Stdout) == "running"
+	})
+	var ttyPath string
+	procs, _ = filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		if strings.Contains(string(b), "--name\x00tty\x00") && strings.HasSuffix(strings.Split(string(b), "\x00")[0], "/engine") {
+			ttyPath, _ = os.Readlink(filepath.Join(filepath.Dir(p), "fd", "0"))
+		}
+	}
+	if !strings.HasPrefix(ttyPath, "/dev/pts/") {
+		t.Fatalf("the engine's terminal: %q", ttyPath)
+	}
+	f, err := os.OpenFile(ttyPath, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 100}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	cmd.Wait()
+	if out := strings.ReplaceAll(outb.String(), "\r", ""); !strings.Contains(out, "40 100") {
+		t.Fatalf("resize: %q", out)
 	}
 }

@@ -175,8 +175,17 @@ insecure = true
 	if n := manifestGets(reg, "sbox"); n != before {
 		t.Fatalf("--policy missing/never asked the registry %d times", n-before)
 	}
-	// newer compares digests: one HEAD/GET, no new image.
+	// newer compares digests: the same image is not fetched again; a
+	// changed one is.
+	blobs := blobGets(reg, "sbox")
 	e.must(t, "pull", "--policy", "newer", "sbox")
+	if n := blobGets(reg, "sbox"); n != blobs {
+		t.Fatalf("--policy newer fetched %d blobs of an unchanged image", n-blobs)
+	}
+	fixture.Push(t, fixture.MultiLayer(t, 1, 1024), reg.Ref("sbox:latest"), reg.SystemContext())
+	if got := lastLine(e.must(t, "pull", "-q", "--policy", "newer", "sbox").Stdout); got == id {
+		t.Fatal("--policy newer kept the old image after the registry's changed")
+	}
 	// never, for a missing image, fails.
 	if res := e.run(t, "pull", "--policy", "never", "nosuch"); res.Code != 125 || !strings.Contains(res.Stderr, "image not known") {
 		t.Fatalf("pull --policy never of a missing image: exit %d, %s", res.Code, res.Stderr)
