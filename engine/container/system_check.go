@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/containers/storage"
 
@@ -147,6 +148,10 @@ func (e *Engine) checkContainer(ctx context.Context, cfg Config, layerID string,
 	c := &Container{Config: cfg}
 	b, err := os.ReadFile(p)
 	switch {
+	case errors.Is(err, os.ErrNotExist) && time.Since(cfg.Created) < time.Minute:
+		// Create writes the state file just after the storage: a
+		// container this young may be being created right now.
+		return out, nil
 	case errors.Is(err, os.ErrNotExist):
 		problem("state file is missing", func() error {
 			// The record is whole without it: back to configured.
