@@ -133,6 +133,9 @@ type State struct {
 	OOMKilled     bool    `json:"oomKilled,omitempty"`
 	Error         string  `json:"error,omitempty"`
 	Health        *Health `json:"health,omitempty"`
+	// Checkpointed is set when checkpoint stopped the container; its CRIU
+	// images wait in the storage directory for restore.
+	Checkpointed bool `json:"checkpointed,omitempty"`
 }
 
 // Health is the healthcheck's record.

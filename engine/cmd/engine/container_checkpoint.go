@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ocisuite/suite/engine/container"
+	"github.com/ocisuite/suite/shared/cli"
+	"github.com/ocisuite/suite/shared/format"
+)
+
+func newCheckpointCmd(g *globalOptions) *cobra.Command {
+	var all, printStats bool
+	var o container.CheckpointOptions
+	cmd := &cobra.Command{
+		Use:   "checkpoint [flags] CONTAINER [CONTAINER...]",
+		Short: "Checkpoint one or more running containers with CRIU",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Export != "" && (all || len(args) != 1) {
+				return cli.Usage(errors.New("--export takes exactly one container"))
+			}
+			var results []*container.CheckpointResult
+			err := onContainers(cmd, g, all, args, func(c *container.Container) bool { return c.State.Status == container.StatusRunning },
+				func(ctx context.Context, s *session, n string) (string, error) {
+					r, err := s.engine.Checkpoint(ctx, n, o)
+					if err != nil {
+						return "", err
+					}
+					results = append(results, r)
+					if printStats {
+						return "", nil
+					}
+					return n, nil
+				})
+			if printStats && len(results) > 0 {
+				if werr := format.JSON(cmd.OutOrStdout(), results); werr != nil && err == nil {
+					err = werr
+				}
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&all, "all", "a", false, "checkpoint every running container")
+	f.BoolVarP(&o.LeaveRunning, "leave-running", "R", false, "leave the container running after the checkpoint")
+	f.BoolVarP(&o.Keep, "keep", "k", false, "keep CRIU's log and statistics files")
+	f.BoolVar(&o.TCPEstablished, "tcp-established", false, "checkpoint established TCP connections")
+	f.BoolVar(&o.FileLocks, "file-locks", false, "checkpoint file locks")
+	f.StringVarP(&o.Export, "export", "e", "", "also write the checkpoint as one archive `file`")
+	f.StringVar(&o.Compress, "compress", "zstd", "compression of the --export archive: zstd, gzip or none")
+	f.BoolVar(&printStats, "print-stats", false, "print CRIU's statistics as JSON")
+	return cmd
+}
+
+func newRestoreCmd(g *globalOptions) *cobra.Command {
+	var all, printStats bool
+	var importFile string
+	var o container.RestoreOptions
+	cmd := &cobra.Command{
+		Use:   "restore [flags] CONTAINER [CONTAINER...]",
+		Short: "Restore one or more checkpointed containers",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var results []*container.RestoreResult
+			show := func(err error) error {
+				if printStats && len(results) > 0 {
+					if werr := format.JSON(cmd.OutOrStdout(), results); werr != nil && err == nil {
+						err = werr
+					}
+				}
+				return err
+			}
+			if importFile != "" {
+				if all || len(args) > 0 {
+					return cli.Usage(errors.New("--import takes no container names"))
+				}
+				return withSession(cmd, g, func(ctx context.Context, s *session) error {
+					var r io.Reader = cmd.InOrStdin()
+					if importFile != "-" {
+						f, err := os.Open(importFile)
+						if err != nil {
+							return err
+						}
+						defer f.Close()
+						r = f
+					}
+					res, err := s.engine.RestoreImport(ctx, r, o)
+					if err != nil {
+						return err
+					}
+					results = append(results, res)
+					if !printStats {
+						fmt.Fprintln(cmd.OutOrStdout(), res.ID)
+					}
+					return show(nil)
+				})
+			}
+			if o.Name != "" {
+				return cli.Usage(errors.New("--name needs --import"))
+			}
+			err := onContainers(cmd, g, all, args, func(c *container.Container) bool { return c.State.Checkpointed },
+				func(ctx context.Context, s *session, n string) (string, error) {
+					r, err := s.engine.Restore(ctx, n, o)
+					if err != nil {
+						return "", err
+					}
+					results = append(results, r)
+					if printStats {
+						return "", nil
+					}
+					return n, nil
+				})
+			return show(err)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&all, "all", "a", false, "restore every checkpointed container")
+	f.BoolVarP(&o.Keep, "keep", "k", false, "keep the CRIU images and log after restoring")
+	f.BoolVar(&o.TCPEstablished, "tcp-established", false, "restore established TCP connections")
+	f.BoolVar(&o.FileLocks, "file-locks", false, "restore file locks")
+	f.StringVarP(&importFile, "import", "i", "", "create and restore a container from a checkpoint archive `file` (- for standard input)")
+	f.StringVarP(&o.Name, "name", "n", "", "with --import, the new container's `name`")
+	f.BoolVar(&printStats, "print-stats", false, "print CRIU's statistics as JSON")
+	return cmd
+}

@@ -1,0 +1,402 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	criu "github.com/checkpoint-restore/go-criu/v7"
+	"github.com/checkpoint-restore/go-criu/v7/stats"
+	"github.com/sirupsen/logrus"
+
+	"github.com/ocisuite/suite/engine/monitor"
+	"github.com/ocisuite/suite/shared/oci"
+)
+
+// MinCRIU is the oldest CRIU the engine uses (major*10000+minor*100+sub):
+// 3.x fails on current kernels ("Unexpected rt vDSO area bounds").
+const MinCRIU = 40000
+
+// ErrCRIU is a missing or too old CRIU.
+var ErrCRIU = errors.New("CRIU 4.0 or newer is needed")
+
+// FindCRIU returns the criu binary and its version, or ErrCRIU saying what
+// was found.
+func FindCRIU() (string, int, error) {
+	path, err := exec.LookPath("criu")
+	if err != nil {
+		for _, p := range []string{"/usr/local/sbin/criu", "/usr/sbin/criu"} {
+			if _, serr := os.Stat(p); serr == nil {
+				path, err = p, nil
+				break
+			}
+		}
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("%w (found none: criu is not installed; hack/install-deps installs it)", ErrCRIU)
+	}
+	c := criu.MakeCriu()
+	c.SetCriuPath(path)
+	v, err := c.GetCriuVersion()
+	if err != nil {
+		// Not answering RPC: what it says of itself.
+		if v = criuVersionFlag(path); v == 0 {
+			return "", 0, fmt.Errorf("%w (found %s, which does not answer: %v)", ErrCRIU, path, err)
+		}
+	}
+	if v < MinCRIU {
+		return "", 0, fmt.Errorf("%w (found %s at %s)", ErrCRIU, criuVersionString(v), path)
+	}
+	noBreakpoints()
+	return path, v, nil
+}
+
+// criuVersionFlag parses "criu --version" ("Version: 4.1.1"); 0 if it
+// cannot.
+func criuVersionFlag(path string) int {
+	out, err := exec.Command(path, "--version").Output()
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		v, ok := strings.CutPrefix(strings.TrimSpace(l), "Version:")
+		if !ok {
+			continue
+		}
+		var major, minor, sub int
+		if n, _ := fmt.Sscanf(strings.TrimSpace(v), "%d.%d.%d", &major, &minor, &sub); n >= 2 {
+			return major*10000 + minor*100 + sub
+		}
+	}
+	return 0
+}
+
+func criuVersionString(v int) string {
+	return fmt.Sprintf("%d.%d.%d", v/10000, v/100%100, v%100)
+}
+
+// noBreakpoints makes CRIU stop the tasks it infects by tracing their
+// system calls instead of with hardware breakpoints, which some virtual
+// machines never deliver: there CRIU waits forever for the parasite to
+// return ("Sent msg to daemon 3 0 0", then nothing). CRIU_FAULT=130 is
+// CRIU's own switch for it (FI_NO_BREAKPOINTS); runc and conmon pass the
+// environment on to criu. A CRIU_FAULT already set is left alone.
+func noBreakpoints() {
+	if _, ok := os.LookupEnv("CRIU_FAULT"); !ok {
+		os.Setenv("CRIU_FAULT", "130")
+	}
+}
+
+// checkpointDir holds a container's CRIU images, in its storage directory.
+func (e *Engine) checkpointDir(id string) (string, error) {
+	d, err := e.Store.ContainerDirectory(id)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "checkpoint"), nil
+}
+
+func hasImages(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "inventory.img"))
+	return err == nil
+}
+
+// CheckpointOptions are checkpoint's options.
+type CheckpointOptions struct {
+	LeaveRunning   bool
+	Keep           bool // keep CRIU's log and the work files
+	TCPEstablished bool
+	FileLocks      bool
+	// Export writes the checkpoint as one archive at this path.
+	Export   string
+	Compress string // "zstd" (default), "gzip" or "none"
+}
+
+// CheckpointResult is what one checkpoint did.
+type CheckpointResult struct {
+	ID   string `json:"Id"`
+	Name string `json:"-"`
+	// RuntimeDuration is how long runc checkpoint took, in microseconds.
+	RuntimeDuration int64                 `json:"runtime_checkpoint_duration"`
+	Stats           *stats.DumpStatsEntry `json:"criu_statistics,omitempty"`
+}
+
+// Checkpoint dumps a running container with CRIU into its storage
+// directory. Unless LeaveRunning, the container is then exited and marked
+// checkpointed, waiting for Restore; with Export the checkpoint is also
+// written as one archive.
+func (e *Engine) Checkpoint(ctx context.Context, id string, o CheckpointOptions) (*CheckpointResult, error) {
+	if _, err := archiveCompression(o.Compress); err != nil {
+		return nil, err
+	}
+	criuPath, _, err := FindCRIU()
+	if err != nil {
+		return nil, err
+	}
+	c, unlock, err := e.acquire(id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if e.Rootless {
+		return nil, errors.New("checkpoint needs root: rootless containers cannot be checkpointed yet")
+	}
+	if c.State.Status != StatusRunning {
+		return nil, fmt.Errorf("container %s is %s, only running containers can be checkpointed: %w", c.Name, c.State.Status, ErrInvalidState)
+	}
+	if c.Terminal {
+		return nil, fmt.Errorf("container %s has a terminal (-t), which cannot be checkpointed yet", c.Name)
+	}
+	if c.AutoRemove && !o.LeaveRunning && o.Export == "" {
+		return nil, fmt.Errorf("container %s was started with --rm, it would be removed by the checkpoint: use --export or --leave-running", c.Name)
+	}
+	imgDir, err := e.checkpointDir(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	bundle, err := e.bundle(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(imgDir); err != nil {
+		return nil, err
+	}
+	os.Remove(filepath.Join(bundle, "dump.log"))
+	if !o.LeaveRunning {
+		// The exit command that follows the dump must not restart it.
+		c.State.StoppedByUser = true
+		if err := e.writeState(c.ID, c.State); err != nil {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	err = e.Runtime.Checkpoint(ctx, c.ID, oci.CheckpointOptions{
+		ImagePath:      imgDir,
+		WorkPath:       bundle,
+		LeaveRunning:   o.LeaveRunning,
+		TCPEstablished: o.TCPEstablished,
+		FileLocks:      o.FileLocks,
+		CRIU:           criuPath,
+	})
+	res := &CheckpointResult{ID: c.ID, Name: c.Name, RuntimeDuration: time.Since(start).Microseconds()}
+	if err != nil {
+		// CRIU leaves a failed dump's tree running; so does the record.
+		os.RemoveAll(imgDir)
+		if !o.LeaveRunning {
+			c.State.StoppedByUser = false
+			_ = e.writeState(c.ID, c.State)
+		}
+		return nil, err
+	}
+	res.Stats = dumpStats(bundle, imgDir) // CRIU writes them in its work directory
+	if !o.LeaveRunning {
+		if !e.waitExit(ctx, c, 10*time.Second) {
+			logrus.Warnf("container %s still runs after its checkpoint", c.Name)
+		}
+		e.finish(ctx, c)
+		c.State.Checkpointed = true
+		if err := e.writeState(c.ID, c.State); err != nil {
+			return nil, err
+		}
+	}
+	e.event(c, "checkpoint")
+	if o.Export != "" {
+		if err := e.exportCheckpoint(c, imgDir, o.Export, o.Compress); err != nil {
+			return nil, err
+		}
+	}
+	if !o.Keep {
+		os.Remove(filepath.Join(bundle, "dump.log"))
+		os.Remove(filepath.Join(bundle, "stats-dump"))
+	}
+	return res, nil
+}
+
+func dumpStats(dirs ...string) *stats.DumpStatsEntry {
+	for _, dir := range dirs {
+		d, err := os.Open(dir)
+		if err != nil {
+			continue
+		}
+		s, err := stats.CriuGetDumpStats(d)
+		d.Close()
+		if err == nil {
+			return s
+		}
+		logrus.Debugf("reading CRIU's dump statistics in %s: %v", dir, err)
+	}
+	return nil
+}
+
+func restoreStats(dirs ...string) *stats.RestoreStatsEntry {
+	for _, dir := range dirs {
+		d, err := os.Open(dir)
+		if err != nil {
+			continue
+		}
+		s, err := stats.CriuGetRestoreStats(d)
+		d.Close()
+		if err == nil {
+			return s
+		}
+		logrus.Debugf("reading CRIU's restore statistics in %s: %v", dir, err)
+	}
+	return nil
+}
+
+// RestoreOptions are restore's options.
+type RestoreOptions struct {
+	Keep           bool // keep the CRIU images and log after restoring
+	TCPEstablished bool
+	FileLocks      bool
+	// Name is the new container's name for an import ("" = the archive's).
+	Name string
+}
+
+// RestoreResult is what one restore did.
+type RestoreResult struct {
+	ID   string `json:"Id"`
+	Name string `json:"-"`
+	// RuntimeDuration is how long the restore under conmon took, in
+	// microseconds.
+	RuntimeDuration int64                    `json:"runtime_restore_duration"`
+	Stats           *stats.RestoreStatsEntry `json:"criu_statistics,omitempty"`
+}
+
+// Restore brings a checkpointed container back from its CRIU images,
+// under a new conmon, running.
+func (e *Engine) Restore(ctx context.Context, id string, o RestoreOptions) (*RestoreResult, error) {
+	criuPath, _, err := FindCRIU()
+	if err != nil {
+		return nil, err
+	}
+	c, unlock, err := e.acquire(id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return e.restore(ctx, c, criuPath, o)
+}
+
+// restore does Restore's work with the container's lock held.
+func (e *Engine) restore(ctx context.Context, c *Container, criuPath string, o RestoreOptions) (*RestoreResult, error) {
+	if e.Rootless {
+		return nil, errors.New("restore needs root: rootless containers cannot be restored yet")
+	}
+	imgDir, err := e.checkpointDir(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case c.Running() || c.State.Status == StatusCreated:
+		return nil, fmt.Errorf("container %s is %s, only a checkpointed container can be restored: %w", c.Name, c.State.Status, ErrInvalidState)
+	case !hasImages(imgDir):
+		return nil, fmt.Errorf("container %s has no checkpoint to restore (checkpoint it first): %w", c.Name, ErrInvalidState)
+	}
+	if e.Runtime.Known(c.ID) {
+		_ = e.Runtime.Delete(ctx, c.ID, true)
+	}
+	os.Remove(filepath.Join(e.exitDir(), c.ID))
+	mountpoint, err := e.Store.Mount(c.ID, "")
+	if err != nil {
+		return nil, fmt.Errorf("mounting the root filesystem of %s: %w", c.Name, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			hideRootfs(c.ID)
+			if _, err := e.Store.Unmount(c.ID, true); err != nil {
+				logrus.Warnf("unmounting %s: %v", c.ID, err)
+			}
+		}
+	}()
+	bundle, err := e.bundle(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	rootfs := mountpoint
+	if len(c.UIDMap) > 0 {
+		if rootfs, err = exposeRootfs(c.ID, mountpoint); err != nil {
+			return nil, err
+		}
+	}
+	spec, err := e.buildSpec(c, rootfs, bundle)
+	if err != nil {
+		return nil, err
+	}
+	if err := oci.WriteBundle(bundle, spec); err != nil {
+		return nil, fmt.Errorf("writing the bundle of %s: %w", c.Name, err)
+	}
+	restoreLog := filepath.Join(bundle, "restore.log")
+	os.Remove(restoreLog)
+	logLevel := "error"
+	if e.LogLevel == "debug" {
+		logLevel = "debug"
+	}
+	var exitCmd []string
+	if len(e.ExitCommand) > 0 {
+		exitCmd = append(slices.Clone(e.ExitCommand), "container", "cleanup", c.ID)
+	}
+	ro := oci.RestoreOptions{TCPEstablished: o.TCPEstablished, FileLocks: o.FileLocks}
+	start := time.Now()
+	started, err := monitor.Start(ctx, monitor.Options{
+		Conmon:      e.Conmon,
+		Runtime:     e.Runtime.Path,
+		RuntimeArgs: append(e.Runtime.GlobalArgs(), "--criu", criuPath),
+		ID:          c.ID,
+		Name:        c.Name,
+		Bundle:      bundle,
+		ExitDir:     e.exitDir(),
+		SocketDir:   e.socketDir(),
+		LogDriver:   c.LogDriver,
+		LogPath:     c.LogPath,
+		LogLevel:    logLevel,
+		Stdin:       c.Stdin,
+		ExitCommand: exitCmd,
+		Restore:     imgDir,
+		RuntimeOpts: ro.RestoreArgs(),
+	}, [3]*os.File{os.Stdin, os.Stdout, os.Stderr})
+	if err != nil {
+		ce := &oci.CRIUError{Op: "restore", ID: c.Name, Message: err.Error()}
+		if lines := oci.CRIULogErrors(restoreLog, 3); lines != nil {
+			ce.Lines = lines
+		}
+		if _, serr := os.Stat(restoreLog); serr == nil {
+			ce.Log = restoreLog
+		}
+		return nil, ce
+	}
+	res := &RestoreResult{ID: c.ID, Name: c.Name, RuntimeDuration: time.Since(start).Microseconds(), Stats: restoreStats(bundle, imgDir)}
+	ok = true
+	c.State = State{
+		Status:       StatusRunning,
+		Pid:          started.Pid,
+		ConmonPid:    started.ConmonPid,
+		BootID:       bootID(),
+		Mountpoint:   mountpoint,
+		StartedAt:    time.Now().UTC(),
+		RestartCount: c.State.RestartCount,
+	}
+	if c.HealthEnabled() {
+		c.State.Health = &Health{Status: HealthStarting}
+	}
+	if err := e.writeState(c.ID, c.State); err != nil {
+		return nil, err
+	}
+	e.event(c, "restore")
+	e.startHealthTimer(c)
+	if !o.Keep {
+		if err := os.RemoveAll(imgDir); err != nil {
+			logrus.Warnf("removing the checkpoint of %s: %v", c.Name, err)
+		}
+		os.Remove(restoreLog)
+		os.Remove(filepath.Join(bundle, "stats-restore"))
+	}
+	return res, nil
+}

@@ -1,0 +1,549 @@
+package container
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/containers/storage"
+	"github.com/containers/storage/pkg/archive"
+	"github.com/sirupsen/logrus"
+
+	"github.com/ocisuite/suite/engine/image"
+	"github.com/ocisuite/suite/shared/cli"
+	"github.com/ocisuite/suite/shared/oci"
+)
+
+// The checkpoint archive is one tar (compressed or not):
+//
+//	manifest.json      archiveManifest, the first entry
+//	checkpoint/…       CRIU's images
+//	spec.json          the OCI spec the container ran with (for reference)
+//	rootfs-diff.tar    the container layer's changes (store.Diff, whiteouts included)
+//	deleted.json       the paths the container deleted from its image
+//	index.json         every entry above with its size and SHA-256, the last entry
+//
+// The index at the end tells a complete archive from a truncated one.
+const (
+	archiveVersion  = 1
+	archiveManifest = "manifest.json"
+	archiveIndex    = "index.json"
+	archiveDiff     = "rootfs-diff.tar"
+	archiveDeleted  = "deleted.json"
+	archiveSpec     = "spec.json"
+	archiveImages   = "checkpoint"
+)
+
+// ErrBadArchive is an archive that cannot be imported.
+var ErrBadArchive = errors.New("bad checkpoint archive")
+
+// CheckpointManifest is manifest.json.
+type CheckpointManifest struct {
+	Version int       `json:"version"`
+	Engine  string    `json:"engine"`
+	Created time.Time `json:"created"`
+	Image   string    `json:"image"`   // the image's name
+	ImageID string    `json:"imageID"` // and ID, which the target must have
+	CRIU    string    `json:"criu,omitempty"`
+	Config  Config    `json:"config"`
+}
+
+type indexEntry struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+func archiveCompression(name string) (archive.Compression, error) {
+	switch name {
+	case "", "zstd":
+		return archive.Zstd, nil
+	case "gzip":
+		return archive.Gzip, nil
+	case "none":
+		return archive.Uncompressed, nil
+	}
+	return 0, fmt.Errorf("--compress %q: use zstd, gzip or none", name)
+}
+
+// archiveWriter writes tar entries and records them for the index.
+type archiveWriter struct {
+	tw    *tar.Writer
+	index []indexEntry
+}
+
+func (a *archiveWriter) add(name string, size int64, mode int64, r io.Reader) error {
+	if err := a.tw.WriteHeader(&tar.Header{Name: name, Size: size, Mode: mode, Typeflag: tar.TypeReg, ModTime: time.Now()}); err != nil {
+		return err
+	}
+	h := sha256.New()
+	n, err := io.Copy(a.tw, io.TeeReader(r, h))
+	if err != nil {
+		return fmt.Errorf("writing %s into the archive: %w", name, err)
+	}
+	if n != size {
+		return fmt.Errorf("writing %s into the archive: %d bytes instead of %d", name, n, size)
+	}
+	a.index = append(a.index, indexEntry{Name: name, Size: size, SHA256: hex.EncodeToString(h.Sum(nil))})
+	return nil
+}
+
+func (a *archiveWriter) addBytes(name string, b []byte) error {
+	return a.add(name, int64(len(b)), 0o600, strings.NewReader(string(b)))
+}
+
+func (a *archiveWriter) addFile(name, p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return a.add(name, st.Size(), 0o600, f)
+}
+
+// exportCheckpoint writes c's checkpoint (images in imgDir) and root
+// filesystem changes as one archive at dest, atomically.
+func (e *Engine) exportCheckpoint(c *Container, imgDir, dest, compress string) error {
+	comp, err := archiveCompression(compress)
+	if err != nil {
+		return err
+	}
+	sc, err := e.Store.Container(c.ID)
+	if err != nil {
+		return err
+	}
+	m := CheckpointManifest{Version: archiveVersion, Engine: cli.Version, Created: time.Now().UTC(), Image: c.ImageName, ImageID: c.ImageID, Config: c.Config}
+	if m.Image == "" {
+		m.Image = c.Image
+	}
+	if _, v, err := FindCRIU(); err == nil {
+		m.CRIU = criuVersionString(v)
+	}
+	mb, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	// The layer's diff first into a file: a tar entry needs its size.
+	diffFile, err := os.CreateTemp(filepath.Dir(imgDir), "rootfs-diff-*.tar")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(diffFile.Name())
+	defer diffFile.Close()
+	uncompressed := archive.Uncompressed
+	rc, err := e.Store.Diff("", sc.LayerID, &storage.DiffOptions{Compression: &uncompressed})
+	if err != nil {
+		return fmt.Errorf("reading the root filesystem changes of %s: %w", c.Name, err)
+	}
+	_, err = io.Copy(diffFile, rc)
+	rc.Close()
+	if err != nil {
+		return fmt.Errorf("reading the root filesystem changes of %s: %w", c.Name, err)
+	}
+	changes, err := e.Store.Changes("", sc.LayerID)
+	if err != nil {
+		return fmt.Errorf("listing the root filesystem changes of %s: %w", c.Name, err)
+	}
+	deleted := []string{}
+	for _, ch := range changes {
+		if ch.Kind == archive.ChangeDelete {
+			deleted = append(deleted, ch.Path)
+		}
+	}
+	db, _ := json.Marshal(deleted)
+
+	abs, err := filepath.Abs(dest)
+	if err != nil {
+		return err
+	}
+	out, err := os.CreateTemp(filepath.Dir(abs), "."+filepath.Base(abs)+".*")
+	if err != nil {
+		return fmt.Errorf("--export %s: %w", dest, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			out.Close()
+			os.Remove(out.Name())
+		}
+	}()
+	cw, err := archive.CompressStream(out, comp)
+	if err != nil {
+		return err
+	}
+	a := &archiveWriter{tw: tar.NewWriter(cw)}
+	if err := a.addBytes(archiveManifest, mb); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(imgDir)
+	if err != nil {
+		return err
+	}
+	for _, ent := range ents {
+		if !ent.Type().IsRegular() {
+			continue
+		}
+		if err := a.addFile(archiveImages+"/"+ent.Name(), filepath.Join(imgDir, ent.Name())); err != nil {
+			return err
+		}
+	}
+	if bundle, err := e.bundle(c.ID); err == nil {
+		if _, err := os.Stat(filepath.Join(bundle, "config.json")); err == nil {
+			if err := a.addFile(archiveSpec, filepath.Join(bundle, "config.json")); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := diffFile.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if err := a.addFile(archiveDiff, diffFile.Name()); err != nil {
+		return err
+	}
+	if err := a.addBytes(archiveDeleted, db); err != nil {
+		return err
+	}
+	ib, err := json.Marshal(a.index)
+	if err != nil {
+		return err
+	}
+	if err := a.tw.WriteHeader(&tar.Header{Name: archiveIndex, Size: int64(len(ib)), Mode: 0o600, Typeflag: tar.TypeReg, ModTime: time.Now()}); err != nil {
+		return err
+	}
+	if _, err := a.tw.Write(ib); err != nil {
+		return err
+	}
+	if err := a.tw.Close(); err != nil {
+		return err
+	}
+	if err := cw.Close(); err != nil {
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(out.Name(), 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(out.Name(), abs); err != nil {
+		return fmt.Errorf("--export %s: %w", dest, err)
+	}
+	done = true
+	return nil
+}
+
+// archiveName checks an entry's name: one of the archive's files, or a
+// file directly under checkpoint/; nothing absolute or climbing out.
+func archiveName(name string) (string, error) {
+	clean := path.Clean(strings.TrimPrefix(name, "./"))
+	if path.IsAbs(name) || clean == ".." || strings.HasPrefix(clean, "../") || slices.Contains(strings.Split(name, "/"), "..") {
+		return "", fmt.Errorf("%w: entry %q escapes the archive's root", ErrBadArchive, name)
+	}
+	switch clean {
+	case archiveManifest, archiveIndex, archiveDiff, archiveDeleted, archiveSpec:
+		return clean, nil
+	}
+	dir, base := path.Split(clean)
+	if dir == archiveImages+"/" && base != "" {
+		return clean, nil
+	}
+	return "", fmt.Errorf("%w: unexpected entry %q", ErrBadArchive, name)
+}
+
+// readArchive unpacks a checkpoint archive into dir, checking every entry
+// against the index at its end; it returns the manifest.
+func readArchive(r io.Reader, dir string) (*CheckpointManifest, error) {
+	dr, err := archive.DecompressStream(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadArchive, err)
+	}
+	defer dr.Close()
+	truncated := func(err error) error {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: the archive is truncated", ErrBadArchive)
+		}
+		return fmt.Errorf("%w: the archive is truncated or corrupt (%v)", ErrBadArchive, err)
+	}
+	tr := tar.NewReader(dr)
+	var m *CheckpointManifest
+	seen := map[string]indexEntry{}
+	var index []indexEntry
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, truncated(err)
+		}
+		if index != nil {
+			return nil, fmt.Errorf("%w: entry %q after the index", ErrBadArchive, hdr.Name)
+		}
+		if hdr.Typeflag == tar.TypeDir {
+			if _, err := archiveName(strings.TrimSuffix(hdr.Name, "/") + "/x"); err != nil && strings.TrimSuffix(path.Clean(hdr.Name), "/") != archiveImages {
+				return nil, err
+			}
+			continue
+		}
+		name, err := archiveName(hdr.Name)
+		if err != nil {
+			return nil, err
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			return nil, fmt.Errorf("%w: entry %q is not a regular file", ErrBadArchive, hdr.Name)
+		}
+		if m == nil && name != archiveManifest {
+			return nil, fmt.Errorf("%w: no %s at its start (not a checkpoint archive?)", ErrBadArchive, archiveManifest)
+		}
+		if name == archiveIndex {
+			b, err := io.ReadAll(io.LimitReader(tr, 16<<20))
+			if err != nil {
+				return nil, truncated(err)
+			}
+			if err := json.Unmarshal(b, &index); err != nil {
+				return nil, fmt.Errorf("%w: corrupt index: %v", ErrBadArchive, err)
+			}
+			if index == nil {
+				index = []indexEntry{}
+			}
+			continue
+		}
+		if _, dup := seen[name]; dup {
+			return nil, fmt.Errorf("%w: entry %q appears twice", ErrBadArchive, name)
+		}
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		h := sha256.New()
+		n, err := io.Copy(io.MultiWriter(f, h), tr)
+		f.Close()
+		if err != nil {
+			return nil, truncated(err)
+		}
+		seen[name] = indexEntry{Name: name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
+		if name == archiveManifest {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return nil, err
+			}
+			m = &CheckpointManifest{}
+			if err := json.Unmarshal(b, m); err != nil {
+				return nil, fmt.Errorf("%w: corrupt %s: %v", ErrBadArchive, archiveManifest, err)
+			}
+			if m.Version != archiveVersion {
+				return nil, fmt.Errorf("%w: archive version %d (engine %s), this engine reads version %d", ErrBadArchive, m.Version, m.Engine, archiveVersion)
+			}
+		}
+	}
+	if m == nil {
+		return nil, fmt.Errorf("%w: no %s (not a checkpoint archive?)", ErrBadArchive, archiveManifest)
+	}
+	if index == nil {
+		return nil, fmt.Errorf("%w: the archive is truncated (no index at its end)", ErrBadArchive)
+	}
+	for _, want := range index {
+		got, ok := seen[want.Name]
+		if !ok {
+			return nil, fmt.Errorf("%w: %s is missing", ErrBadArchive, want.Name)
+		}
+		if got != want {
+			return nil, fmt.Errorf("%w: %s does not match the index (corrupt archive)", ErrBadArchive, want.Name)
+		}
+		delete(seen, want.Name)
+	}
+	for name := range seen {
+		return nil, fmt.Errorf("%w: %s is not in the index", ErrBadArchive, name)
+	}
+	if !hasImages(filepath.Join(dir, archiveImages)) {
+		return nil, fmt.Errorf("%w: no CRIU images in it", ErrBadArchive)
+	}
+	if _, err := os.Stat(filepath.Join(dir, archiveDiff)); err != nil {
+		return nil, fmt.Errorf("%w: no %s in it", ErrBadArchive, archiveDiff)
+	}
+	return m, nil
+}
+
+// RestoreImport creates a container from a checkpoint archive in this
+// store and restores it. The archive is checked whole before anything is
+// created; a failure after that removes the new container again.
+func (e *Engine) RestoreImport(ctx context.Context, r io.Reader, o RestoreOptions) (*RestoreResult, error) {
+	criuPath, _, err := FindCRIU()
+	if err != nil {
+		return nil, err
+	}
+	if e.Rootless {
+		return nil, errors.New("restore needs root: rootless containers cannot be restored yet")
+	}
+	tmp, err := os.MkdirTemp(e.Store.GraphRoot(), "engine-import-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	m, err := readArchive(r, tmp)
+	if err != nil {
+		return nil, err
+	}
+	imageID, err := e.checkpointImage(m)
+	if err != nil {
+		return nil, err
+	}
+	cfg := m.Config
+	cfg.ID = ""
+	cfg.LogPath = ""
+	cfg.AutoRemove = false
+	if o.Name != "" {
+		cfg.Name = o.Name
+	}
+	c, err := e.Create(ctx, CreateOptions{
+		Config:       cfg,
+		ResolveImage: func(context.Context, string) (string, string, error) { return imageID, m.Image, nil },
+	})
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			if err := e.Remove(context.WithoutCancel(ctx), c.ID, RemoveOptions{Force: true, Volumes: true}); err != nil {
+				logrus.Warnf("removing container %s after the failed restore: %v", c.Name, err)
+			}
+		}
+	}()
+	res, err := e.importInto(ctx, c, tmp, criuPath, o)
+	if err != nil {
+		return nil, e.keepRestoreLog(c, err)
+	}
+	ok = true
+	return res, nil
+}
+
+// checkpointImage finds the archive's image here: by ID, or by name only
+// when the name is the same image.
+func (e *Engine) checkpointImage(m *CheckpointManifest) (string, error) {
+	if img, err := e.Store.Image(m.ImageID); err == nil && img.ID == m.ImageID {
+		return img.ID, nil
+	}
+	if m.Image != "" {
+		if found, err := image.Lookup(e.Store, m.Image); err == nil {
+			return "", fmt.Errorf("image %s here is %.12s, not %.12s that the checkpoint was made from", m.Image, found.ID, m.ImageID)
+		}
+	}
+	return "", fmt.Errorf("image %s (%.12s) that the checkpoint was made from is not in this store: load or pull it first", m.Image, m.ImageID)
+}
+
+// importInto fills the new container c from the unpacked archive in dir
+// and restores it.
+func (e *Engine) importInto(ctx context.Context, c *Container, dir, criuPath string, o RestoreOptions) (*RestoreResult, error) {
+	sc, err := e.Store.Container(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(filepath.Join(dir, archiveDiff))
+	if err != nil {
+		return nil, err
+	}
+	_, err = e.Store.ApplyDiff(sc.LayerID, f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("applying the root filesystem changes: %w", err)
+	}
+	var deleted []string
+	if b, err := os.ReadFile(filepath.Join(dir, archiveDeleted)); err == nil {
+		if err := json.Unmarshal(b, &deleted); err != nil {
+			return nil, fmt.Errorf("%w: corrupt %s: %v", ErrBadArchive, archiveDeleted, err)
+		}
+	}
+	if err := e.removeDeleted(c, deleted); err != nil {
+		return nil, err
+	}
+	imgDir, err := e.checkpointDir(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(imgDir); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(filepath.Join(dir, archiveImages), imgDir); err != nil {
+		return nil, err
+	}
+	unlock, err := e.lock(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	c.State = State{Status: StatusExited, Checkpointed: true}
+	if err := e.writeState(c.ID, c.State); err != nil {
+		return nil, err
+	}
+	return e.restore(ctx, c, criuPath, o)
+}
+
+// removeDeleted removes what the source container had deleted, where the
+// applied diff left it (its whiteouts normally have).
+func (e *Engine) removeDeleted(c *Container, deleted []string) error {
+	if len(deleted) == 0 {
+		return nil
+	}
+	mnt, err := e.Store.Mount(c.ID, "")
+	if err != nil {
+		return err
+	}
+	defer func() { _, _ = e.Store.Unmount(c.ID, false) }()
+	for _, d := range deleted {
+		p, err := secureJoin(mnt, d)
+		if err != nil || p == mnt {
+			continue
+		}
+		if _, err := os.Lstat(p); err == nil {
+			if err := os.RemoveAll(p); err != nil {
+				return fmt.Errorf("removing %s deleted in the source: %w", d, err)
+			}
+		}
+	}
+	return nil
+}
+
+// keepRestoreLog copies CRIU's restore log of a container about to be
+// removed to the engine's directory, and points the error at the copy.
+func (e *Engine) keepRestoreLog(c *Container, err error) error {
+	var ce *oci.CRIUError
+	if !errors.As(err, &ce) || ce.Log == "" {
+		return err
+	}
+	b, rerr := os.ReadFile(ce.Log)
+	if rerr != nil {
+		return err
+	}
+	dir := filepath.Join(e.Dir, "criu-logs")
+	if os.MkdirAll(dir, 0o700) != nil {
+		return err
+	}
+	p := filepath.Join(dir, c.ID[:12]+"-restore.log")
+	if os.WriteFile(p, b, 0o600) == nil {
+		ce.Log = p
+	}
+	return err
+}
