@@ -20,7 +20,9 @@ func containerStore(t *testing.T) *engineStore {
 	t.Helper()
 	e := newEngineStore(t)
 	e.load(t, fixture.Busybox(t), "localhost/bb:latest")
-	t.Cleanup(func() { e.run(t, "rm", "-af") })
+	// Remove every container and wait for their monitors and exit
+	// commands before the test's directory goes.
+	t.Cleanup(func() { e.settle(t) })
 	return e
 }
 
