@@ -326,6 +326,15 @@ func (e *Engine) restore(ctx context.Context, c *Container, criuPath string, o R
 			return nil, err
 		}
 	}
+	// A bridge container is restored into a new network namespace (network.go).
+	if err := e.setupNetwork(ctx, c); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !ok {
+			e.teardownNetwork(ctx, c)
+		}
+	}()
 	spec, err := e.buildSpec(c, rootfs, bundle)
 	if err != nil {
 		return nil, err
@@ -382,6 +391,7 @@ func (e *Engine) restore(ctx context.Context, c *Container, criuPath string, o R
 		Mountpoint:   mountpoint,
 		StartedAt:    time.Now().UTC(),
 		RestartCount: c.State.RestartCount,
+		Net:          c.State.Net,
 	}
 	if c.HealthEnabled() {
 		c.State.Health = &Health{Status: HealthStarting}

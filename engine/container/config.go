@@ -7,6 +7,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/ocisuite/suite/engine/network"
 )
 
 // Status is a container's lifecycle state, with podman's names.
@@ -57,7 +59,11 @@ type Config struct {
 	Restart    RestartPolicy `json:"restart"`
 	AutoRemove bool          `json:"autoRemove,omitempty"`
 
-	Network   string                `json:"network"`
+	Network string `json:"network"`
+	// Networks are the bridge networks a "bridge" container joins, Ports
+	// what it publishes on the host (engine/network).
+	Networks  []string              `json:"networks,omitempty"`
+	Ports     []network.PortMapping `json:"ports,omitempty"`
 	Mounts    []Mount               `json:"mounts,omitempty"`
 	ReadOnly  bool                  `json:"readOnly,omitempty"`
 	Init      bool                  `json:"init,omitempty"`
@@ -136,6 +142,9 @@ type State struct {
 	// Checkpointed is set when checkpoint stopped the container; its CRIU
 	// images wait in the storage directory for restore.
 	Checkpointed bool `json:"checkpointed,omitempty"`
+	// Net is this run's network namespace, addresses and ports (bridge
+	// networks), set up by init and torn down by finish.
+	Net *network.Status `json:"net,omitempty"`
 }
 
 // Health is the healthcheck's record.

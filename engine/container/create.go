@@ -76,8 +76,8 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	if cfg.LogDriver == "" {
 		cfg.LogDriver = e.Settings.LogDriver
 	}
-	if cfg.Network == "" {
-		cfg.Network = "none"
+	if err := e.resolveNetworks(&cfg); err != nil {
+		return nil, err
 	}
 	if cfg.Restart.Name == "" {
 		cfg.Restart.Name = "no"

@@ -26,6 +26,8 @@ type InspectData struct {
 	Config       InspectConfig     `json:"Config"`
 	HostConfig   InspectHostConfig `json:"HostConfig"`
 	IsInfra      bool              `json:"IsInfra"`
+	// NetworkSettings: engine/container/network.go.
+	NetworkSettings InspectNetworkSettings `json:"NetworkSettings"`
 }
 
 // InspectState is State in podman's shape.
@@ -147,6 +149,7 @@ func (e *Engine) Inspect(c *Container) InspectData {
 			Tmpfs: map[string]string{}, Binds: []string{}, Ulimits: []InspectUlimit{},
 		},
 	}
+	d.NetworkSettings = inspectNetwork(c)
 	if d.State.Status == string(StatusConfigured) {
 		d.State.Status = string(StatusCreated)
 	}

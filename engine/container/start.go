@@ -70,6 +70,14 @@ func (e *Engine) init(ctx context.Context, c *Container, size *specs.Box) error 
 		return err
 	}
 	c.State.Mountpoint = mountpoint
+	if err := e.setupNetwork(ctx, c); err != nil {
+		return err
+	}
+	defer func() {
+		if !ok {
+			e.teardownNetwork(ctx, c)
+		}
+	}()
 	rootfs := mountpoint
 	if len(c.UIDMap) > 0 {
 		if rootfs, err = exposeRootfs(c.ID, mountpoint); err != nil {
@@ -122,6 +130,7 @@ func (e *Engine) init(ctx context.Context, c *Container, size *specs.Box) error 
 		Mountpoint:   mountpoint,
 		RestartCount: c.State.RestartCount,
 		Health:       c.State.Health,
+		Net:          c.State.Net,
 	}
 	return e.writeState(c.ID, c.State)
 }
@@ -216,6 +225,12 @@ func (e *Engine) buildSpec(c *Container, mountpoint, bundle string) (*specs.Spec
 		s.AdditionalGids = append(s.AdditionalGids, uint32(g))
 	}
 	s.Rootless = e.Rootless
+	if c.Network == "bridge" {
+		if c.State.Net == nil {
+			return nil, fmt.Errorf("container %s has no network namespace set up", c.Name)
+		}
+		s.Network, s.NetNSPath = "", c.State.Net.NetNS
+	}
 	if !e.Rootless {
 		s.CgroupsPath = "/ocisuite/" + c.ID
 	}
@@ -349,11 +364,16 @@ func writeEtcFiles(c *Container, bundle, hostname string) (map[string]string, er
 			hosts = string(b)
 		}
 	}
-	hosts += fmt.Sprintf("127.0.1.1\t%s %s\n", hostname, c.Name)
+	if entries := etcHostsEntries(c, hostname); entries != "" {
+		hosts += entries
+	} else {
+		hosts += fmt.Sprintf("127.0.1.1\t%s %s\n", hostname, c.Name)
+	}
 	resolv := ""
 	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
 		resolv = string(b)
 	}
+	resolv = resolvConf(c, resolv)
 	files := map[string]string{
 		"/etc/hosts":       hosts,
 		"/etc/hostname":    hostname + "\n",

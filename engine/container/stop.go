@@ -32,6 +32,7 @@ func (e *Engine) finish(ctx context.Context, c *Container) {
 	c.State.Pid = 0
 	c.State.ConmonPid = 0
 	c.State.Mountpoint = ""
+	e.teardownNetwork(ctx, c)
 	if ok {
 		c.State.ExitCode = code
 		c.State.FinishedAt = at.UTC()

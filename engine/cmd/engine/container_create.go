@@ -39,6 +39,7 @@ type createFlags struct {
 	stopSignal, restart, logDriver, initPath, shmSize  string
 	stopTimeout                                        uint
 	userns                                             string
+	publish                                            []string
 	uidmap, gidmap                                     []string
 	health                                             *healthFlags
 	fs                                                 *pflag.FlagSet
@@ -53,7 +54,8 @@ func addCreateFlags(fs *pflag.FlagSet) *createFlags {
 	fs.StringVarP(&f.workdir, "workdir", "w", "", "working `directory` inside the container")
 	fs.StringVarP(&f.user, "user", "u", "", "`user[:group]` to run as (names or numeric IDs)")
 	fs.StringVarP(&f.hostname, "hostname", "h", "", "container host `name`")
-	fs.StringVar(&f.network, "network", "none", "network `mode`: none or host (bridge networks are not available yet)")
+	fs.StringVar(&f.network, "network", "", "network `mode`: bridge, none, host or network NAME[,NAME] (default: bridge when rootful, none when rootless)")
+	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container's port on the host: `[IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]` (ranges: 8080-8081:80-81)")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "set environment `variable` (NAME=VALUE, or NAME to take the host's)")
 	fs.StringArrayVar(&f.envFile, "env-file", nil, "read environment variables from `file`")
 	fs.BoolVar(&f.envHost, "env-host", false, "use all the host's environment variables")
@@ -118,11 +120,8 @@ func (f *createFlags) options(imageName string, args []string) (container.Create
 	}
 	c.User = f.user
 	c.Hostname = f.hostname
-	switch f.network {
-	case "none", "host":
-		c.Network = f.network
-	default:
-		return o, fmt.Errorf("--network %q: only none and host are supported (bridge networking is not available yet)", f.network)
+	if err := f.networkOptions(c); err != nil {
+		return o, err
 	}
 	env, err := f.environment()
 	if err != nil {

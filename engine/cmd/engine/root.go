@@ -41,6 +41,7 @@ monitor (conmon). Its commands and flags follow podman's, so that
 	root.AddCommand(imageCommands(g)...)
 	root.AddCommand(containerCommands(g)...)
 	root.AddCommand(volumeCommands(g)...)
+	root.AddCommand(networkCommands(g)...)
 	root.AddCommand(systemCommands(g)...)
 	return root
 }

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ocisuite/suite/engine/network"
+	"github.com/ocisuite/suite/shared/cli"
+	"github.com/ocisuite/suite/shared/format"
+)
+
+// networkCommands are "engine network …".
+func networkCommands(g *globalOptions) []*cobra.Command {
+	group := &cobra.Command{
+		Use:   "network",
+		Short: "Manage bridge networks",
+		Args:  cli.ExactArgs(0),
+		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	group.AddCommand(newNetworkCreateCmd(g), newNetworkLsCmd(g), newNetworkInspectCmd(g),
+		newNetworkRmCmd(g), newNetworkExistsCmd(g))
+	return []*cobra.Command{group}
+}
+
+func newNetworkCreateCmd(g *globalOptions) *cobra.Command {
+	var o network.CreateOptions
+	var labels, opts []string
+	cmd := &cobra.Command{
+		Use:   "create [flags] NAME",
+		Short: "Create a bridge network",
+		Args:  cli.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			var err error
+			if o.Labels, err = keyValues("--label", labels); err != nil {
+				return cli.Usage(err)
+			}
+			if o.Options, err = keyValues("--opt", opts); err != nil {
+				return cli.Usage(err)
+			}
+			if o.Gateway != "" && o.Subnet == "" {
+				return cli.Usage(errors.New("--gateway needs --subnet"))
+			}
+			if o.Subnet != "" {
+				if _, _, err := net.ParseCIDR(o.Subnet); err != nil {
+					return cli.Usage(fmt.Errorf("--subnet %s: %w", o.Subnet, err))
+				}
+			}
+			return withSession(cmd, g, func(ctx context.Context, s *session) error {
+				n, err := s.engine.Networks().Create(o)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), n.Name)
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Subnet, "subnet", "", "IPv4 `subnet` in CIDR form (default: a free 10.89.N.0/24)")
+	f.StringVar(&o.Gateway, "gateway", "", "gateway `address` (default: the subnet's first address)")
+	f.BoolVar(&o.Internal, "internal", false, "no route out of the network")
+	f.BoolVar(&o.DisableDNS, "disable-dns", false, "no aardvark-dns name resolution on the network")
+	f.StringArrayVar(&labels, "label", nil, "set metadata `label` (KEY=VALUE)")
+	f.StringArrayVarP(&opts, "opt", "o", nil, "driver `option` (KEY=VALUE, e.g. mtu=1400)")
+	return cmd
+}
+
+// networkRow is a network as ls shows it: the short ID.
+type networkRow struct {
+	*network.Network
+	ID string
+}
+
+func newNetworkLsCmd(g *globalOptions) *cobra.Command {
+	var tmpl string
+	var quiet, noHeading bool
+	cmd := &cobra.Command{
+		Use:     "ls [flags]",
+		Aliases: []string{"list"},
+		Short:   "List networks",
+		Args:    cli.ExactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withSession(cmd, g, func(ctx context.Context, s *session) error {
+				nets, err := s.engine.Networks().List()
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				switch {
+				case quiet:
+					for _, n := range nets {
+						fmt.Fprintln(out, n.Name)
+					}
+					return nil
+				case tmpl == "json":
+					return format.JSON(out, nets)
+				}
+				text := tmpl
+				if text == "" {
+					text = "table {{.ID}}\t{{.Name}}\t{{.Driver}}"
+				}
+				w, err := format.NewWriter(out, text, map[string]string{"ID": "NETWORK ID"}, noHeading)
+				if err != nil {
+					return cli.Usage(err)
+				}
+				for _, n := range nets {
+					if err := w.Write(networkRow{Network: n, ID: n.ID[:12]}); err != nil {
+						return err
+					}
+				}
+				return w.Flush()
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&tmpl, "format", "", "Go `template` for each network, or json")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print only the network names")
+	f.BoolVarP(&noHeading, "noheading", "n", false, "do not print the header line")
+	return cmd
+}
+
+func newNetworkInspectCmd(g *globalOptions) *cobra.Command {
+	var tmpl string
+	cmd := &cobra.Command{
+		Use:   "inspect [flags] NETWORK [NETWORK...]",
+		Short: "Show the details of networks",
+		Args:  cli.MinArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withSession(cmd, g, func(ctx context.Context, s *session) error {
+				var nets []*network.Network
+				var errs []error
+				for _, a := range args {
+					n, err := s.engine.Networks().Get(a)
+					if err != nil {
+						errs = append(errs, err)
+						continue
+					}
+					nets = append(nets, n)
+				}
+				out := cmd.OutOrStdout()
+				if tmpl == "" || tmpl == "json" {
+					if err := format.JSON(out, nets); err != nil {
+						return err
+					}
+				} else {
+					t, err := format.Parse(tmpl)
+					if err != nil {
+						return cli.Usage(err)
+					}
+					for _, n := range nets {
+						if err := t.Execute(out, n); err != nil {
+							return err
+						}
+						fmt.Fprintln(out)
+					}
+				}
+				return errors.Join(errs...)
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&tmpl, "format", "f", "", "Go `template` for each network, or json")
+	return cmd
+}
+
+func newNetworkRmCmd(g *globalOptions) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:     "rm [flags] NETWORK [NETWORK...]",
+		Aliases: []string{"remove"},
+		Short:   "Remove networks (-f: and the containers using them)",
+		Args:    cli.MinArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withSession(cmd, g, func(ctx context.Context, s *session) error {
+				err := eachContainer(cmd, args, func(n string) (string, error) {
+					return n, s.engine.RemoveNetwork(ctx, n, force)
+				})
+				// podman's codes: 1 no such network, 2 a network in use.
+				switch {
+				case errors.Is(err, network.ErrInUse):
+					return &cli.ExitError{Code: 2, Err: err}
+				case errors.Is(err, network.ErrNoSuchNetwork):
+					return &cli.ExitError{Code: 1, Err: err}
+				}
+				return err
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "remove the containers using the network first")
+	return cmd
+}
+
+func newNetworkExistsCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "exists NETWORK",
+		Short: "Exit 0 if the network exists, 1 if not",
+		Args:  cli.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withSession(cmd, g, func(ctx context.Context, s *session) error {
+				_, err := s.engine.Networks().Get(args[0])
+				if errors.Is(err, network.ErrNoSuchNetwork) {
+					return &cli.ExitError{Code: 1}
+				}
+				return err
+			})
+		},
+	}
+}

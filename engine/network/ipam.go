@@ -1,0 +1,121 @@
+package network
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+)
+
+// Leases are one bridge's allocated addresses: IP → container ID, kept
+// per bridge interface since stores share bridges. They are changed only
+// under the store's lock.
+type leases map[string]string
+
+func (s Store) leasePath(name string) string {
+	return filepath.Join(s.RunDir, "leases", name+".json")
+}
+
+func (s Store) readLeases(name string) (leases, error) {
+	l := leases{}
+	b, err := os.ReadFile(s.leasePath(name))
+	if os.IsNotExist(err) {
+		return l, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &l); err != nil {
+		return nil, fmt.Errorf("leases of network %s: %w", name, err)
+	}
+	return l, nil
+}
+
+func (s Store) writeLeases(name string, l leases) error {
+	p := s.leasePath(name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(p+".tmp", b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(p+".tmp", p)
+}
+
+// lastKey records the last address given, so that addresses are handed
+// out in turn (as podman's IPAM does) and a released one is not reused at
+// once.
+const lastKey = "last"
+
+// lease gives the container the next free address of the network's
+// subnet after the last one given (never the network address, gateway or
+// broadcast); a container that already holds one keeps it.
+func (s Store) lease(n *Network, id string) (string, error) {
+	if len(n.Subnets) == 0 {
+		return "", fmt.Errorf("network %s has no subnet", n.Name)
+	}
+	l, err := s.readLeases(n.NetworkInterface)
+	if err != nil {
+		return "", err
+	}
+	for ip, owner := range l {
+		if owner == id && ip != lastKey {
+			return ip, nil
+		}
+	}
+	_, sn, err := net.ParseCIDR(n.Subnets[0].Subnet)
+	if err != nil {
+		return "", err
+	}
+	ones, bits := sn.Mask.Size()
+	size := uint32(1) << uint(bits-ones)
+	start := uint32(0)
+	if last := net.ParseIP(l[lastKey]).To4(); last != nil && sn.Contains(last) {
+		base := sn.IP.To4()
+		start = (uint32(last[0])<<24 | uint32(last[1])<<16 | uint32(last[2])<<8 | uint32(last[3])) -
+			(uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3]))
+	}
+	for k := uint32(0); k < size; k++ {
+		i := (start + 1 + k) % size
+		if i == 0 || i == size-1 {
+			continue // network and broadcast addresses
+		}
+		ip := nthIP(sn, i).String()
+		if ip == n.Subnets[0].Gateway || l[ip] != "" {
+			continue
+		}
+		l[ip] = id
+		l[lastKey] = ip
+		if err := s.writeLeases(n.NetworkInterface, l); err != nil {
+			return "", err
+		}
+		return ip, nil
+	}
+	return "", fmt.Errorf("network %s: no free address in %s", n.Name, sn)
+}
+
+// releaseAll frees the container's addresses on the named bridges (lock
+// held).
+func (s Store) releaseAll(id string, bridges []string) {
+	for _, name := range bridges {
+		l, err := s.readLeases(name)
+		if err != nil {
+			continue
+		}
+		changed := false
+		for ip, owner := range l {
+			if owner == id {
+				delete(l, ip)
+				changed = true
+			}
+		}
+		if changed {
+			_ = s.writeLeases(name, l)
+		}
+	}
+}

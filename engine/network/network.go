@@ -1,0 +1,451 @@
+// Package network holds the engine's bridge networks: definitions in
+// netavark's (and podman's) JSON format, IP leases, container network
+// namespaces, and setup/teardown through netavark and aardvark-dns.
+//
+// Definitions live in GRAPHROOT/networks/NAME.json rather than podman's
+// /etc/containers/networks, so that each store (and each test instance) has
+// its own networks; the files are the same format, so netavark and podman
+// read them. Leases and netavark's run-time files (aardvark-dns) live under
+// RUNROOT/engine/networks, which a reboot clears with the containers.
+package network
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Errors a caller decides on with errors.Is.
+var (
+	ErrNoSuchNetwork = errors.New("network not found")
+	ErrExists        = errors.New("network already exists")
+	ErrInUse         = errors.New("network is being used")
+)
+
+// Network is a network definition, netavark's format.
+type Network struct {
+	Name             string            `json:"name"`
+	ID               string            `json:"id"`
+	Driver           string            `json:"driver"`
+	NetworkInterface string            `json:"network_interface,omitempty"`
+	Created          time.Time         `json:"created,omitempty"`
+	Subnets          []Subnet          `json:"subnets,omitempty"`
+	IPv6Enabled      bool              `json:"ipv6_enabled"`
+	Internal         bool              `json:"internal"`
+	DNSEnabled       bool              `json:"dns_enabled"`
+	Labels           map[string]string `json:"labels,omitempty"`
+	Options          map[string]string `json:"options,omitempty"`
+	IPAMOptions      map[string]string `json:"ipam_options,omitempty"`
+}
+
+// Subnet is one subnet of a network.
+type Subnet struct {
+	Subnet  string `json:"subnet"`
+	Gateway string `json:"gateway,omitempty"`
+}
+
+// Store is the networks of one engine.
+type Store struct {
+	// Dir holds the definitions (GRAPHROOT/networks).
+	Dir string
+	// RunDir holds the lock, the leases and netavark's config directory
+	// (aardvark-dns's records). A bridge is a host-wide resource that
+	// several stores may share (podman0 for every store's default
+	// network), so RunDir is host-wide too: HostRunDir for a rootful
+	// engine.
+	RunDir string
+	// DefaultName and DefaultSubnet describe the default network
+	// (containers.conf's default_network and default_subnet).
+	DefaultName   string
+	DefaultSubnet string
+}
+
+// HostRunDir is the rootful engine's RunDir.
+const HostRunDir = "/run/ocisuite/networks"
+
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+func (s Store) path(name string) string { return filepath.Join(s.Dir, name+".json") }
+
+// lock takes the store-wide lock that serializes definitions and leases.
+func (s Store) lock() (func(), error) {
+	if err := os.MkdirAll(s.RunDir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(s.RunDir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// CreateOptions are network create's options.
+type CreateOptions struct {
+	Name       string
+	Subnet     string // CIDR; "" picks a free 10.89.N.0/24
+	Gateway    string // "" is the subnet's first address
+	Internal   bool
+	DisableDNS bool
+	Labels     map[string]string
+	Options    map[string]string
+}
+
+// Create writes a new bridge network definition.
+func (s Store) Create(o CreateOptions) (*Network, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := s.ensureDefault(); err != nil {
+		return nil, err
+	}
+	return s.create(o)
+}
+
+func (s Store) create(o CreateOptions) (*Network, error) {
+	if !validName.MatchString(o.Name) {
+		return nil, fmt.Errorf("network name %q is invalid: use letters, digits, _ . and -, starting with a letter or digit", o.Name)
+	}
+	if o.Name == "none" || o.Name == "host" || o.Name == "bridge" || o.Name == "private" || o.Name == "slirp4netns" || o.Name == "pasta" {
+		return nil, fmt.Errorf("network name %q is reserved", o.Name)
+	}
+	existing, err := s.list()
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range existing {
+		if n.Name == o.Name {
+			return nil, fmt.Errorf("network %s: %w", o.Name, ErrExists)
+		}
+	}
+	claims, err := s.readClaims()
+	if err != nil {
+		return nil, err
+	}
+	// Other stores' bridges and the host's own interfaces are taken too.
+	existing = append(existing, claims.others(s.Dir)...)
+	existing = append(existing, hostInterfaces()...)
+	var subnet *net.IPNet
+	if o.Subnet != "" {
+		_, subnet, err = net.ParseCIDR(o.Subnet)
+		if err != nil {
+			return nil, fmt.Errorf("--subnet %s: %w", o.Subnet, err)
+		}
+		if subnet.IP.To4() == nil {
+			return nil, fmt.Errorf("--subnet %s: only IPv4 subnets are supported", o.Subnet)
+		}
+		for _, n := range existing {
+			for _, sn := range n.Subnets {
+				if _, other, err := net.ParseCIDR(sn.Subnet); err == nil && (other.Contains(subnet.IP) || subnet.Contains(other.IP)) {
+					return nil, fmt.Errorf("--subnet %s overlaps subnet %s of network %s", o.Subnet, sn.Subnet, n.Name)
+				}
+			}
+		}
+	} else {
+		if subnet, err = freeSubnet(existing); err != nil {
+			return nil, err
+		}
+	}
+	gw := nthIP(subnet, 1)
+	if o.Gateway != "" {
+		gw = net.ParseIP(o.Gateway).To4()
+		if gw == nil || !subnet.Contains(gw) {
+			return nil, fmt.Errorf("--gateway %s is not an IPv4 address in subnet %s", o.Gateway, subnet)
+		}
+	}
+	n := &Network{
+		Name:             o.Name,
+		ID:               randomID(),
+		Driver:           "bridge",
+		NetworkInterface: freeInterface(existing),
+		Created:          time.Now(),
+		Subnets:          []Subnet{{Subnet: subnet.String(), Gateway: gw.String()}},
+		Internal:         o.Internal,
+		DNSEnabled:       !o.DisableDNS,
+		Labels:           o.Labels,
+		Options:          o.Options,
+		IPAMOptions:      map[string]string{"driver": "host-local"},
+	}
+	if err := s.write(n); err != nil {
+		return nil, err
+	}
+	claims[n.NetworkInterface] = claim{Store: s.Dir, Name: n.Name, Subnet: n.Subnets[0].Subnet}
+	if err := s.writeClaims(claims); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// claim records which store's network a bridge interface belongs to, so
+// that stores sharing the host do not give two networks the same bridge
+// or subnet.
+type claim struct {
+	Store  string `json:"store"`
+	Name   string `json:"name"`
+	Subnet string `json:"subnet"`
+}
+
+type claims map[string]claim
+
+func (s Store) readClaims() (claims, error) {
+	c := claims{}
+	b, err := os.ReadFile(filepath.Join(s.RunDir, "bridges.json"))
+	if os.IsNotExist(err) {
+		return c, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("bridges.json: %w", err)
+	}
+	// A store removed without removing its networks leaves stale claims.
+	for iface, cl := range c {
+		if _, err := os.Stat(filepath.Join(cl.Store, cl.Name+".json")); os.IsNotExist(err) {
+			delete(c, iface)
+		}
+	}
+	return c, nil
+}
+
+func (s Store) writeClaims(c claims) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(s.RunDir, "bridges.json")
+	if err := os.WriteFile(p+".tmp", b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(p+".tmp", p)
+}
+
+// others are the bridges other stores claimed, as networks.
+func (c claims) others(dir string) []*Network {
+	var out []*Network
+	for iface, cl := range c {
+		if cl.Store != dir {
+			out = append(out, &Network{NetworkInterface: iface, Subnets: []Subnet{{Subnet: cl.Subnet}}})
+		}
+	}
+	return out
+}
+
+// hostInterfaces are the host's interfaces and their subnets, as networks.
+func hostInterfaces() []*Network {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil
+	}
+	var out []*Network
+	for _, i := range ifs {
+		n := &Network{NetworkInterface: i.Name}
+		addrs, _ := i.Addrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLoopback() {
+				_, sn, _ := net.ParseCIDR(ipn.String())
+				n.Subnets = append(n.Subnets, Subnet{Subnet: sn.String()})
+			}
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func (s Store) write(n *Network) error {
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(n, "", "     ")
+	if err != nil {
+		return err
+	}
+	tmp := s.path(n.Name) + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, s.path(n.Name))
+}
+
+// ensureDefault writes the default network when it is missing (lock held).
+func (s Store) ensureDefault() error {
+	if _, err := os.Stat(s.path(s.DefaultName)); err == nil {
+		return nil
+	}
+	_, sn, err := net.ParseCIDR(s.DefaultSubnet)
+	if err != nil {
+		return fmt.Errorf("default_subnet %q: %w", s.DefaultSubnet, err)
+	}
+	return s.write(&Network{
+		Name:             s.DefaultName,
+		ID:               strings.Repeat("2f25", 16), // podman's default network ID
+		Driver:           "bridge",
+		NetworkInterface: "podman0",
+		Created:          time.Now(),
+		Subnets:          []Subnet{{Subnet: sn.String(), Gateway: nthIP(sn, 1).String()}},
+		IPAMOptions:      map[string]string{"driver": "host-local"},
+	})
+}
+
+// Get reads one network by name or ID (a unique prefix of at least one
+// character).
+func (s Store) Get(name string) (*Network, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := s.ensureDefault(); err != nil {
+		return nil, err
+	}
+	return s.get(name)
+}
+
+func (s Store) get(name string) (*Network, error) {
+	all, err := s.list()
+	if err != nil {
+		return nil, err
+	}
+	var found []*Network
+	for _, n := range all {
+		if n.Name == name || n.ID == name {
+			return n, nil
+		}
+		if strings.HasPrefix(n.ID, name) {
+			found = append(found, n)
+		}
+	}
+	if len(found) == 1 {
+		return found[0], nil
+	}
+	return nil, fmt.Errorf("unable to find network with name or ID %s: %w", name, ErrNoSuchNetwork)
+}
+
+// List reads every network, sorted by name; the default network is
+// created on first use.
+func (s Store) List() ([]*Network, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := s.ensureDefault(); err != nil {
+		return nil, err
+	}
+	return s.list()
+}
+
+func (s Store) list() ([]*Network, error) {
+	entries, err := os.ReadDir(s.Dir)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	var out []*Network
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(s.Dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		var n Network
+		if err := json.Unmarshal(b, &n); err != nil {
+			return nil, fmt.Errorf("network file %s: %w", e.Name(), err)
+		}
+		out = append(out, &n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Remove deletes a network definition. The caller makes sure no container
+// uses it.
+func (s Store) Remove(name string) (*Network, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := s.ensureDefault(); err != nil {
+		return nil, err
+	}
+	n, err := s.get(name)
+	if err != nil {
+		return nil, err
+	}
+	if n.Name == s.DefaultName {
+		return nil, fmt.Errorf("default network %s cannot be removed", n.Name)
+	}
+	if err := os.Remove(s.path(n.Name)); err != nil {
+		return nil, err
+	}
+	if c, err := s.readClaims(); err == nil && c[n.NetworkInterface].Store == s.Dir {
+		delete(c, n.NetworkInterface)
+		_ = s.writeClaims(c)
+	}
+	return n, nil
+}
+
+// freeSubnet is the first 10.89.N.0/24 no network overlaps.
+func freeSubnet(existing []*Network) (*net.IPNet, error) {
+	for i := 0; i < 256; i++ {
+		_, cand, _ := net.ParseCIDR(fmt.Sprintf("10.89.%d.0/24", i))
+		free := true
+		for _, n := range existing {
+			for _, sn := range n.Subnets {
+				if _, other, err := net.ParseCIDR(sn.Subnet); err == nil && (other.Contains(cand.IP) || cand.Contains(other.IP)) {
+					free = false
+				}
+			}
+		}
+		if free {
+			return cand, nil
+		}
+	}
+	return nil, errors.New("no free subnet in 10.89.0.0/16: give --subnet")
+}
+
+// freeInterface is the first podmanN (N ≥ 1) no network uses.
+func freeInterface(existing []*Network) string {
+	used := map[string]bool{}
+	for _, n := range existing {
+		used[n.NetworkInterface] = true
+	}
+	for i := 1; ; i++ {
+		name := fmt.Sprintf("podman%d", i)
+		if !used[name] {
+			return name
+		}
+	}
+}
+
+// nthIP is the subnet's address plus n.
+func nthIP(sn *net.IPNet, n uint32) net.IP {
+	ip := sn.IP.To4()
+	v := uint32(ip[0])<<24 | uint32(ip[1])<<16 | uint32(ip[2])<<8 | uint32(ip[3])
+	v += n
+	return net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v)).To4()
+}
+
+func randomID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,366 @@
+package network
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Default paths of Debian's netavark and aardvark-dns packages.
+var (
+	NetavarkPath = "/usr/lib/podman/netavark"
+	AardvarkPath = "/usr/lib/podman/aardvark-dns"
+)
+
+// PortMapping is one published port (netavark's format).
+type PortMapping struct {
+	HostIP        string `json:"host_ip"`
+	ContainerPort uint16 `json:"container_port"`
+	HostPort      uint16 `json:"host_port"`
+	Range         uint16 `json:"range"`
+	Protocol      string `json:"protocol"`
+}
+
+// String is podman port's form: "80/tcp -> 127.0.0.1:8080".
+func (p PortMapping) String() string {
+	ip := p.HostIP
+	if ip == "" {
+		ip = "0.0.0.0"
+	}
+	return fmt.Sprintf("%d/%s -> %s", p.ContainerPort, p.Protocol, net.JoinHostPort(ip, strconv.Itoa(int(p.HostPort))))
+}
+
+// Attachment is what a container got on one network.
+type Attachment struct {
+	Network    string `json:"network"`
+	ID         string `json:"networkID"`
+	Bridge     string `json:"bridge"`
+	Interface  string `json:"interface"`
+	IP         string `json:"ip"`
+	PrefixLen  int    `json:"prefixLen"`
+	Gateway    string `json:"gateway"`
+	MacAddress string `json:"mac,omitempty"`
+}
+
+// Status is a container's network state for one run.
+type Status struct {
+	NetNS       string        `json:"netns"`
+	Attachments []Attachment  `json:"attachments"`
+	Ports       []PortMapping `json:"ports,omitempty"`
+	// DNSServers and DNSSearch are aardvark-dns's, for resolv.conf.
+	DNSServers []string `json:"dnsServers,omitempty"`
+	DNSSearch  []string `json:"dnsSearch,omitempty"`
+}
+
+// Request is what Setup needs about a container.
+type Request struct {
+	ContainerID   string
+	ContainerName string
+	Networks      []string
+	Aliases       []string
+	Ports         []PortMapping
+	// NetNS is the path where the network namespace is created.
+	NetNS string
+}
+
+type perNetwork struct {
+	InterfaceName string   `json:"interface_name"`
+	StaticIPs     []string `json:"static_ips,omitempty"`
+	Aliases       []string `json:"aliases,omitempty"`
+}
+
+type netavarkOptions struct {
+	ContainerID   string                `json:"container_id"`
+	ContainerName string                `json:"container_name"`
+	PortMappings  []PortMapping         `json:"port_mappings,omitempty"`
+	Networks      map[string]perNetwork `json:"networks"`
+	NetworkInfo   map[string]*Network   `json:"network_info"`
+}
+
+type netavarkResult map[string]struct {
+	DNSServerIPs     []string `json:"dns_server_ips"`
+	DNSSearchDomains []string `json:"dns_search_domains"`
+	Interfaces       map[string]struct {
+		MacAddress string `json:"mac_address"`
+		Subnets    []struct {
+			IPNet   string `json:"ipnet"`
+			Gateway string `json:"gateway"`
+		} `json:"subnets"`
+	} `json:"interfaces"`
+}
+
+// Setup creates the container's network namespace, leases its addresses
+// and has netavark configure its interfaces, firewall and DNS. On error
+// nothing is left behind.
+func (s Store) Setup(ctx context.Context, r Request) (st *Status, err error) {
+	if err := checkPorts(r.Ports); err != nil {
+		return nil, err
+	}
+	opts := netavarkOptions{
+		ContainerID: r.ContainerID, ContainerName: r.ContainerName, PortMappings: r.Ports,
+		Networks: map[string]perNetwork{}, NetworkInfo: map[string]*Network{},
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.ensureDefault(); err != nil {
+		unlock()
+		return nil, err
+	}
+	leased, bridges := []string{}, []string{}
+	defer func() {
+		if err != nil {
+			if unlock, lerr := s.lock(); lerr == nil {
+				s.releaseAll(r.ContainerID, bridges)
+				unlock()
+			}
+		}
+	}()
+	for i, name := range r.Networks {
+		n, err := s.get(name)
+		if err != nil {
+			unlock()
+			return nil, err
+		}
+		ip, err := s.lease(n, r.ContainerID)
+		if err != nil {
+			unlock()
+			return nil, err
+		}
+		leased = append(leased, n.Name)
+		bridges = append(bridges, n.NetworkInterface)
+		pn := perNetwork{InterfaceName: fmt.Sprintf("eth%d", i), StaticIPs: []string{ip}}
+		if n.DNSEnabled {
+			pn.Aliases = append([]string{r.ContainerName, r.ContainerID[:12]}, r.Aliases...)
+		}
+		opts.Networks[n.Name] = pn
+		opts.NetworkInfo[n.Name] = n
+	}
+	unlock()
+	if err := NewNS(r.NetNS); err != nil {
+		return nil, err
+	}
+	var res netavarkResult
+	out, err := s.netavark(ctx, "setup", r.NetNS, opts)
+	if err == nil {
+		err = json.Unmarshal(out, &res)
+		if err != nil {
+			err = fmt.Errorf("netavark's answer: %w", err)
+		}
+	}
+	if err != nil {
+		_, _ = s.netavark(context.WithoutCancel(ctx), "teardown", r.NetNS, opts)
+		_ = RemoveNS(r.NetNS)
+		return nil, err
+	}
+	st = &Status{NetNS: r.NetNS, Ports: r.Ports}
+	for _, name := range leased {
+		n := opts.NetworkInfo[name]
+		pn := opts.Networks[n.Name]
+		for _, d := range res[n.Name].DNSServerIPs {
+			if !slices.Contains(st.DNSServers, d) {
+				st.DNSServers = append(st.DNSServers, d)
+			}
+		}
+		for _, d := range res[n.Name].DNSSearchDomains {
+			if !slices.Contains(st.DNSSearch, d) {
+				st.DNSSearch = append(st.DNSSearch, d)
+			}
+		}
+		a := Attachment{Network: n.Name, ID: n.ID, Bridge: n.NetworkInterface, Interface: pn.InterfaceName}
+		if iface, ok := res[n.Name].Interfaces[pn.InterfaceName]; ok {
+			a.MacAddress = iface.MacAddress
+			for _, sn := range iface.Subnets {
+				if ip, ipn, err := net.ParseCIDR(sn.IPNet); err == nil {
+					a.IP = ip.String()
+					a.PrefixLen, _ = ipn.Mask.Size()
+					a.Gateway = sn.Gateway
+				}
+			}
+		}
+		st.Attachments = append(st.Attachments, a)
+	}
+	return st, nil
+}
+
+// Teardown undoes Setup: netavark removes the interfaces and firewall
+// rules, the namespace goes, the leases are released. It goes on past
+// errors and reports them together.
+func (s Store) Teardown(ctx context.Context, containerID, containerName string, st *Status) error {
+	if st == nil {
+		return nil
+	}
+	opts := netavarkOptions{
+		ContainerID: containerID, ContainerName: containerName, PortMappings: st.Ports,
+		Networks: map[string]perNetwork{}, NetworkInfo: map[string]*Network{},
+	}
+	var bridges []string
+	for _, a := range st.Attachments {
+		bridges = append(bridges, a.Bridge)
+		n, err := s.Get(a.Network)
+		if err != nil {
+			continue // removed with -f: its bridge is gone with its last container
+		}
+		pn := perNetwork{InterfaceName: a.Interface}
+		if a.IP != "" {
+			pn.StaticIPs = []string{a.IP}
+		}
+		opts.Networks[n.Name] = pn
+		opts.NetworkInfo[n.Name] = n
+	}
+	var errs []error
+	if _, err := os.Stat(st.NetNS); err == nil && len(opts.Networks) > 0 {
+		if _, err := s.netavark(ctx, "teardown", st.NetNS, opts); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := RemoveNS(st.NetNS); err != nil {
+		errs = append(errs, err)
+	}
+	if unlock, err := s.lock(); err == nil {
+		s.releaseAll(containerID, bridges)
+		unlock()
+	} else {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (s Store) netavark(ctx context.Context, verb, netns string, opts netavarkOptions) ([]byte, error) {
+	in, err := json.Marshal(opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(NetavarkPath); err != nil {
+		return nil, fmt.Errorf("bridge networking needs netavark at %s (install the netavark and aardvark-dns packages): %w", NetavarkPath, err)
+	}
+	cfgDir := filepath.Join(s.RunDir, "netavark")
+	if err := os.MkdirAll(cfgDir, 0o700); err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, NetavarkPath, "--config", cfgDir, "--rootless", "false", "--aardvark-binary", AardvarkPath, verb, netns)
+	cmd.Stdin = bytes.NewReader(in)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		var ne struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(stdout.Bytes(), &ne) == nil && ne.Error != "" {
+			msg = ne.Error
+		}
+		return nil, fmt.Errorf("netavark %s: %s: %w", verb, msg, err)
+	}
+	return stdout.Bytes(), nil
+}
+
+// checkPorts makes sure every host port is free now, so that a taken port
+// is a clear error before anything is created.
+func checkPorts(ports []PortMapping) error {
+	for _, p := range ports {
+		ip := p.HostIP
+		if ip == "" {
+			ip = "0.0.0.0"
+		}
+		for i := uint16(0); i < max(p.Range, 1); i++ {
+			addr := net.JoinHostPort(ip, strconv.Itoa(int(p.HostPort+i)))
+			if p.Protocol == "udp" {
+				c, err := net.ListenPacket("udp", addr)
+				if err != nil {
+					return fmt.Errorf("cannot publish port %d/udp on %s: %w", p.HostPort+i, addr, err)
+				}
+				c.Close()
+				continue
+			}
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("cannot publish port %d/tcp on %s: %w", p.HostPort+i, addr, errors.Unwrap(errors.Unwrap(err)))
+			}
+			l.Close()
+		}
+	}
+	return nil
+}
+
+// NewNS creates a network namespace with loopback up and keeps it by
+// bind-mounting it at path.
+func NewNS(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
+	if err != nil {
+		return fmt.Errorf("creating the network namespace file: %w", err)
+	}
+	f.Close()
+	errc := make(chan error, 1)
+	go func() {
+		// The thread changes namespace and is never unlocked: the Go
+		// runtime ends it with the goroutine.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("creating a network namespace: %w", err)
+			return
+		}
+		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
+		if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
+			errc <- fmt.Errorf("keeping the network namespace at %s: %w", path, err)
+			return
+		}
+		errc <- loopbackUp()
+	}()
+	if err := <-errc; err != nil {
+		_ = RemoveNS(path)
+		return err
+	}
+	return nil
+}
+
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("reading lo's flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bringing lo up: %w", err)
+	}
+	return nil
+}
+
+// RemoveNS unmounts and removes a namespace made by NewNS (a missing one
+// is no error).
+func RemoveNS(path string) error {
+	if path == "" {
+		return nil
+	}
+	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("unmounting network namespace %s: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,274 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// freeLoopbackPort is a TCP port nothing listens on at 127.0.0.1.
+func freeLoopbackPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// fetch GETs url until it answers (the server starts in the background).
+func fetch(t *testing.T, url string) string {
+	t.Helper()
+	c := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := c.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type netInspect struct {
+	NetworkSettings struct {
+		IPAddress   string
+		Gateway     string
+		IPPrefixLen int
+		SandboxKey  string
+		Ports       map[string][]struct{ HostIp, HostPort string }
+		Networks    map[string]struct{ IPAddress, Gateway, NetworkID string }
+	}
+	HostConfig struct{ NetworkMode string }
+}
+
+func (e *engineStore) netInspect(t *testing.T, name string) netInspect {
+	t.Helper()
+	var out []netInspect
+	res := e.must(t, "container", "inspect", name)
+	if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil || len(out) != 1 {
+		t.Fatalf("inspect %s: %v: %s", name, err, res.Stdout)
+	}
+	return out[0]
+}
+
+// hostVeth is the host end of the container's eth0: its peer's index, as
+// the container sees it (eth0@ifN).
+func (e *engineStore) hostVeth(t *testing.T, name string) string {
+	t.Helper()
+	out := e.must(t, "exec", name, "ip", "-o", "link", "show", "eth0").Stdout
+	_, rest, ok := strings.Cut(out, "eth0@if")
+	idx, _, _ := strings.Cut(rest, ":")
+	if !ok || idx == "" {
+		t.Fatalf("ip link show eth0 in %s: %q", name, out)
+	}
+	return idx
+}
+
+// hostLinkExists reports whether the host has an interface of index idx.
+func hostLinkExists(idx string) bool {
+	out, _ := exec.Command("ip", "-o", "link", "show").Output()
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, idx+": ") {
+			return true
+		}
+	}
+	return false
+}
+
+// firewallRules counts the iptables rules that mention ip.
+func firewallRules(t *testing.T, ip string) (rules int) {
+	t.Helper()
+	rs, err := exec.Command("iptables-save").Output()
+	if err != nil {
+		t.Fatalf("iptables-save: %v", err)
+	}
+	for _, l := range strings.Split(string(rs), "\n") {
+		if strings.Contains(l, " "+ip+"/") || strings.Contains(l, " "+ip+":") || strings.Contains(l, " "+ip+" ") {
+			rules++
+		}
+	}
+	return rules
+}
+
+// A web server in a container on the default bridge network, published on
+// 127.0.0.1, answers the host; port lists the mapping; inspect shows the
+// address; stop removes its veth and firewall rules.
+func TestEngineNetworkPublish(t *testing.T) {
+	e := containerStore(t)
+	port := freeLoopbackPort(t)
+	e.must(t, "run", "-d", "--name", "web", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "bb",
+		"sh", "-c", "mkdir -p /www && echo hello-from-web > /www/index.html && exec httpd -f -p 80 -h /www")
+	if got := fetch(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); got != "hello-from-web\n" {
+		t.Fatalf("GET: %q", got)
+	}
+	if got, want := strings.TrimSpace(e.must(t, "port", "web").Stdout), fmt.Sprintf("80/tcp -> 127.0.0.1:%d", port); got != want {
+		t.Fatalf("port: %q, want %q", got, want)
+	}
+	if got, want := strings.TrimSpace(e.must(t, "port", "web", "80").Stdout), fmt.Sprintf("127.0.0.1:%d", port); got != want {
+		t.Fatalf("port web 80: %q, want %q", got, want)
+	}
+	in := e.netInspect(t, "web")
+	ns := in.NetworkSettings
+	if in.HostConfig.NetworkMode != "bridge" || !strings.HasPrefix(ns.IPAddress, "10.88.") || ns.Gateway != "10.88.0.1" || ns.IPPrefixLen != 16 {
+		t.Fatalf("inspect: %+v", in)
+	}
+	if hp := ns.Ports["80/tcp"]; len(hp) != 1 || hp[0].HostIp != "127.0.0.1" || hp[0].HostPort != fmt.Sprint(port) {
+		t.Fatalf("inspect ports: %+v", ns.Ports)
+	}
+	if n, ok := ns.Networks["podman"]; !ok || n.IPAddress != ns.IPAddress {
+		t.Fatalf("inspect networks: %+v", ns.Networks)
+	}
+	// /etc/hosts: the container's address and name, the host's gateway.
+	hosts := e.must(t, "exec", "web", "cat", "/etc/hosts").Stdout
+	if !strings.Contains(hosts, ns.IPAddress+"\t") || !strings.Contains(hosts, " web\n") || !strings.Contains(hosts, "10.88.0.1\thost.containers.internal") {
+		t.Fatalf("/etc/hosts:\n%s", hosts)
+	}
+	// The container reaches its own server on its address.
+	if out := e.must(t, "exec", "web", "wget", "-q", "-O", "-", "http://"+ns.IPAddress+"/").Stdout; out != "hello-from-web\n" {
+		t.Fatalf("wget in the container: %q", out)
+	}
+	veth := e.hostVeth(t, "web")
+	if !hostLinkExists(veth) || firewallRules(t, ns.IPAddress) == 0 {
+		t.Fatalf("while running: host veth %s exists %v, %d rules for %s", veth, hostLinkExists(veth), firewallRules(t, ns.IPAddress), ns.IPAddress)
+	}
+	e.must(t, "stop", "-t", "0", "web")
+	if hostLinkExists(veth) || firewallRules(t, ns.IPAddress) != 0 {
+		t.Fatalf("after stop: host veth %s exists %v, %d rules for %s", veth, hostLinkExists(veth), firewallRules(t, ns.IPAddress), ns.IPAddress)
+	}
+	if _, err := (&net.Dialer{Timeout: time.Second}).Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+		t.Fatal("the port still answers after stop")
+	}
+	if ns := e.netInspect(t, "web").NetworkSettings; ns.IPAddress != "" || ns.SandboxKey != "" {
+		t.Fatalf("a stopped container keeps its address: %+v", ns)
+	}
+	// Started again, it serves again.
+	e.must(t, "start", "web")
+	if got := fetch(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); got != "hello-from-web\n" {
+		t.Fatalf("GET after restart: %q", got)
+	}
+}
+
+// Two containers on a user network reach each other by address and by
+// name (aardvark-dns); network create/ls/inspect/exists/rm work on it.
+func TestEngineNetworkUserNetwork(t *testing.T) {
+	e := containerStore(t)
+	e.must(t, "network", "create", "--label", "team=a", "nt-app")
+	if res := e.run(t, "network", "create", "nt-app"); res.Code != 125 {
+		t.Fatalf("creating a network twice: exit %d", res.Code)
+	}
+	e.must(t, "network", "exists", "nt-app")
+	if res := e.run(t, "network", "exists", "nt-nope"); res.Code != 1 {
+		t.Fatalf("network exists nt-nope: exit %d", res.Code)
+	}
+	if out := e.must(t, "network", "ls", "-q").Stdout; out != "nt-app\npodman\n" {
+		t.Fatalf("network ls -q: %q", out)
+	}
+	if out := e.must(t, "network", "ls", "--format", "{{.Name}} {{.Driver}}").Stdout; out != "nt-app bridge\npodman bridge\n" {
+		t.Fatalf("network ls --format: %q", out)
+	}
+	var nets []struct {
+		Name, Driver     string
+		NetworkInterface string `json:"network_interface"`
+		DNSEnabled       bool   `json:"dns_enabled"`
+		Labels           map[string]string
+		Subnets          []struct{ Subnet, Gateway string }
+	}
+	if err := json.Unmarshal([]byte(e.must(t, "network", "inspect", "nt-app").Stdout), &nets); err != nil || len(nets) != 1 {
+		t.Fatalf("network inspect: %v", err)
+	}
+	n := nets[0]
+	if !n.DNSEnabled || n.Labels["team"] != "a" || len(n.Subnets) != 1 || !strings.HasPrefix(n.Subnets[0].Subnet, "10.89.") || !strings.HasPrefix(n.NetworkInterface, "podman") {
+		t.Fatalf("network inspect: %+v", n)
+	}
+	e.must(t, "run", "-d", "--name", "srv", "--network", "nt-app", "bb",
+		"sh", "-c", "mkdir -p /www && echo from-srv > /www/index.html && exec httpd -f -p 80 -h /www")
+	e.must(t, "run", "-d", "--name", "cli", "--network", "nt-app", "bb", "sleep", "1000")
+	srv := e.netInspect(t, "srv").NetworkSettings
+	if srv.Networks["nt-app"].IPAddress == "" || srv.Gateway != n.Subnets[0].Gateway {
+		t.Fatalf("srv inspect: %+v (network gateway %s)", srv, n.Subnets[0].Gateway)
+	}
+	get := func(host string) string {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			res := e.run(t, "exec", "cli", "timeout", "5", "wget", "-q", "-O", "-", "http://"+host+"/")
+			if res.Code == 0 {
+				return res.Stdout
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("wget %s from cli: %s", host, res.Combined())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	if out := get(srv.IPAddress); out != "from-srv\n" {
+		t.Fatalf("by address: %q", out)
+	}
+	if out := get("srv"); out != "from-srv\n" {
+		t.Fatalf("by name: %q", out)
+	}
+	// In use: rm refuses with podman's code 2; -f removes the containers too.
+	res := e.run(t, "network", "rm", "nt-app")
+	if res.Code != 2 {
+		t.Fatalf("network rm of a used network: exit %d: %s", res.Code, res.Stderr)
+	}
+	assertOneLine(t, res.Stderr, "nt-app", "srv")
+	e.must(t, "network", "rm", "-f", "nt-app")
+	if out := e.must(t, "ps", "-a", "--format", "{{.Names}}").Stdout; out != "" {
+		t.Fatalf("network rm -f left containers: %q", out)
+	}
+	if res := e.run(t, "network", "exists", "nt-app"); res.Code != 1 {
+		t.Fatalf("network exists after rm: exit %d", res.Code)
+	}
+	if res := e.run(t, "network", "rm", "podman"); res.Code == 0 {
+		t.Fatal("the default network was removed")
+	}
+}
+
+// A host port already taken is a clear error and leaves no container;
+// --network none and host take no ports; a bad --publish is refused.
+func TestEngineNetworkPortTaken(t *testing.T) {
+	e := containerStore(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	res := e.run(t, "run", "-d", "--name", "clash", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "bb", "sleep", "1000")
+	if res.Code != 125 {
+		t.Fatalf("run with a taken port: exit %d: %s", res.Code, res.Combined())
+	}
+	assertOneLine(t, res.Stderr, fmt.Sprintf("127.0.0.1:%d", port), "address already in use")
+	if out := e.must(t, "ps", "-a", "--format", "{{.Names}}").Stdout; out != "" {
+		t.Fatalf("a failed run left containers: %q", out)
+	}
+	for _, bad := range [][]string{
+		{"--network", "none", "-p", "8080:80"}, {"-p", "80/sctp"}, {"-p", "1-3:80-81"}, {"-p", "x:80"}, {"-p", "notanip:1:80"},
+	} {
+		res := e.run(t, append(append([]string{"run", "--rm"}, bad...), "bb", "true")...)
+		if res.Code != 125 {
+			t.Errorf("run %v: exit %d, want 125", bad, res.Code)
+			continue
+		}
+		assertOneLine(t, res.Stderr)
+	}
+	// --network none: loopback only.
+	out := e.must(t, "run", "--rm", "--network", "none", "bb", "sh", "-c", "ls /sys/class/net | tr '\\n' ' '").Stdout
+	if out != "lo " {
+		t.Fatalf("--network none interfaces: %q", out)
+	}
+}
