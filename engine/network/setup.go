@@ -112,32 +112,29 @@ func (s Store) Setup(ctx context.Context, r Request) (st *Status, err error) {
 		ContainerID: r.ContainerID, ContainerName: r.ContainerName, PortMappings: r.Ports,
 		Networks: map[string]perNetwork{}, NetworkInfo: map[string]*Network{},
 	}
+	// The lock is held throughout, as podman does: netavark runs that
+	// create or delete the same bridge and chains must not interleave.
 	unlock, err := s.lock()
 	if err != nil {
 		return nil, err
 	}
+	defer unlock()
 	if err := s.ensureDefault(); err != nil {
-		unlock()
 		return nil, err
 	}
 	leased, bridges := []string{}, []string{}
 	defer func() {
 		if err != nil {
-			if unlock, lerr := s.lock(); lerr == nil {
-				s.releaseAll(r.ContainerID, bridges)
-				unlock()
-			}
+			s.releaseAll(r.ContainerID, bridges)
 		}
 	}()
 	for i, name := range r.Networks {
 		n, err := s.get(name)
 		if err != nil {
-			unlock()
 			return nil, err
 		}
 		ip, err := s.lease(n, r.ContainerID)
 		if err != nil {
-			unlock()
 			return nil, err
 		}
 		leased = append(leased, n.Name)
@@ -149,7 +146,6 @@ func (s Store) Setup(ctx context.Context, r Request) (st *Status, err error) {
 		opts.Networks[n.Name] = pn
 		opts.NetworkInfo[n.Name] = n
 	}
-	unlock()
 	if err := NewNS(r.NetNS); err != nil {
 		return nil, err
 	}
@@ -207,10 +203,15 @@ func (s Store) Teardown(ctx context.Context, containerID, containerName string, 
 		ContainerID: containerID, ContainerName: containerName, PortMappings: st.Ports,
 		Networks: map[string]perNetwork{}, NetworkInfo: map[string]*Network{},
 	}
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var bridges []string
 	for _, a := range st.Attachments {
 		bridges = append(bridges, a.Bridge)
-		n, err := s.Get(a.Network)
+		n, err := s.get(a.Network)
 		if err != nil {
 			continue // removed with -f: its bridge is gone with its last container
 		}
@@ -230,12 +231,7 @@ func (s Store) Teardown(ctx context.Context, containerID, containerName string, 
 	if err := RemoveNS(st.NetNS); err != nil {
 		errs = append(errs, err)
 	}
-	if unlock, err := s.lock(); err == nil {
-		s.releaseAll(containerID, bridges)
-		unlock()
-	} else {
-		errs = append(errs, err)
-	}
+	s.releaseAll(containerID, bridges)
 	return errors.Join(errs...)
 }
 

@@ -6,8 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -270,5 +273,92 @@ func TestEngineNetworkPortTaken(t *testing.T) {
 	out := e.must(t, "run", "--rm", "--network", "none", "bb", "sh", "-c", "ls /sys/class/net | tr '\\n' ' '").Stdout
 	if out != "lo " {
 		t.Fatalf("--network none interfaces: %q", out)
+	}
+}
+
+// Teardown through every path: 20 start/stop cycles, a container killed
+// with kill -9 (conmon's cleanup exit command), rm -f of a running one;
+// each leaves no veth, firewall rule or netns behind.
+func TestEngineNetworkTeardown(t *testing.T) {
+	e := containerStore(t)
+	port := freeLoopbackPort(t)
+	e.must(t, "create", "--name", "cyc", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "bb", "sleep", "1000")
+	for i := 0; i < 20; i++ {
+		e.must(t, "start", "cyc")
+		ip := e.netInspect(t, "cyc").NetworkSettings.IPAddress
+		veth := e.hostVeth(t, "cyc")
+		if ip == "" || !hostLinkExists(veth) || firewallRules(t, ip) == 0 {
+			t.Fatalf("cycle %d: ip %q, veth %s exists %v", i, ip, veth, hostLinkExists(veth))
+		}
+		e.must(t, "stop", "-t", "0", "cyc")
+		if hostLinkExists(veth) || firewallRules(t, ip) != 0 {
+			t.Fatalf("cycle %d: after stop, veth %s exists %v, %d rules for %s", i, veth, hostLinkExists(veth), firewallRules(t, ip), ip)
+		}
+	}
+	netnsDir := filepath.Join(e.runroot, "engine", "netns")
+	if ents, _ := os.ReadDir(netnsDir); len(ents) != 0 {
+		t.Fatalf("network namespaces left: %v", ents)
+	}
+
+	// kill -9 of the container's process: the exit command tears down.
+	e.must(t, "run", "-d", "--name", "k9", "bb", "sleep", "1000")
+	in := e.netInspect(t, "k9")
+	ip, veth := in.NetworkSettings.IPAddress, e.hostVeth(t, "k9")
+	pid := e.inspect(t, "k9").State.Pid
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(t, "k9", "exited")
+	deadline := time.Now().Add(10 * time.Second)
+	for hostLinkExists(veth) || firewallRules(t, ip) != 0 || e.netInspect(t, "k9").NetworkSettings.IPAddress != "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("after kill -9: veth %s exists %v, %d rules for %s, inspect %+v", veth, hostLinkExists(veth), firewallRules(t, ip), ip, e.netInspect(t, "k9").NetworkSettings)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// rm -f of a running container.
+	e.must(t, "run", "-d", "--name", "rmf", "bb", "sleep", "1000")
+	ip, veth = e.netInspect(t, "rmf").NetworkSettings.IPAddress, e.hostVeth(t, "rmf")
+	e.must(t, "rm", "-f", "-t", "0", "rmf")
+	if hostLinkExists(veth) || firewallRules(t, ip) != 0 {
+		t.Fatalf("after rm -f: veth %s exists %v, %d rules for %s", veth, hostLinkExists(veth), firewallRules(t, ip), ip)
+	}
+	if ents, _ := os.ReadDir(netnsDir); len(ents) != 0 {
+		t.Fatalf("network namespaces left: %v", ents)
+	}
+}
+
+// An --internal network gives its containers no default route; a
+// --disable-dns one no aardvark-dns; --subnet and --gateway are used.
+func TestEngineNetworkInternal(t *testing.T) {
+	e := containerStore(t)
+	e.must(t, "network", "create", "--internal", "--disable-dns", "--subnet", "10.89.200.0/24", "--gateway", "10.89.200.254", "nt-int")
+	out := e.must(t, "run", "--rm", "--network", "nt-int", "bb", "sh", "-c", "ip route; echo ---; cat /etc/resolv.conf").Stdout
+	routes, resolv, _ := strings.Cut(out, "---\n")
+	if strings.Contains(routes, "default") || !strings.Contains(routes, "10.89.200.0/24") {
+		t.Fatalf("routes in an internal network:\n%s", routes)
+	}
+	if strings.Contains(resolv, "10.89.200.254") || strings.Contains(resolv, "dns.podman") {
+		t.Fatalf("resolv.conf with --disable-dns:\n%s", resolv)
+	}
+	out = e.must(t, "run", "--rm", "bb", "ip", "route").Stdout
+	if !strings.Contains(out, "default via 10.88.0.1") {
+		t.Fatalf("routes on the default network:\n%s", out)
+	}
+	e.must(t, "run", "-d", "--name", "gw", "--network", "nt-int", "bb", "sleep", "1000")
+	if ns := e.netInspect(t, "gw").NetworkSettings; ns.Gateway != "10.89.200.254" || !strings.HasPrefix(ns.IPAddress, "10.89.200.") {
+		t.Fatalf("inspect on nt-int: %+v", ns)
+	}
+	for _, bad := range [][]string{
+		{"--subnet", "10.89.200.128/25", "nt-overlap"}, {"--subnet", "nonsense", "nt-bad"}, {"--gateway", "10.89.201.1", "nt-gw"},
+		{"--subnet", "10.89.202.0/24", "--gateway", "10.89.203.1", "nt-gw2"}, {"bad/name"},
+	} {
+		res := e.run(t, append([]string{"network", "create"}, bad...)...)
+		if res.Code != 125 {
+			t.Errorf("network create %v: exit %d, want 125", bad, res.Code)
+			continue
+		}
+		assertOneLine(t, res.Stderr)
 	}
 }
