@@ -125,6 +125,9 @@ type CheckpointResult struct {
 	// RuntimeDuration is how long runc checkpoint took, in microseconds.
 	RuntimeDuration int64                 `json:"runtime_checkpoint_duration"`
 	Stats           *stats.DumpStatsEntry `json:"criu_statistics,omitempty"`
+	// Zombies are the container's zombie processes (host PIDs) at the
+	// dump, which CRIU checkpoints and restores as zombies.
+	Zombies []int `json:"zombies,omitempty"`
 }
 
 // Checkpoint dumps a running container with CRIU into its storage
@@ -156,6 +159,13 @@ func (e *Engine) Checkpoint(ctx context.Context, id string, o CheckpointOptions)
 	if c.AutoRemove && !o.LeaveRunning && o.Export == "" {
 		return nil, fmt.Errorf("container %s was started with --rm, it would be removed by the checkpoint: use --export or --leave-running", c.Name)
 	}
+	zombies, err := e.checkProcs(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if len(zombies) > 0 {
+		logrus.Infof("container %s has zombie processes %v, which are checkpointed as zombies", c.Name, zombies)
+	}
 	imgDir, err := e.checkpointDir(c.ID)
 	if err != nil {
 		return nil, err
@@ -184,7 +194,7 @@ func (e *Engine) Checkpoint(ctx context.Context, id string, o CheckpointOptions)
 		FileLocks:      o.FileLocks,
 		CRIU:           criuPath,
 	})
-	res := &CheckpointResult{ID: c.ID, Name: c.Name, RuntimeDuration: time.Since(start).Microseconds()}
+	res := &CheckpointResult{ID: c.ID, Name: c.Name, RuntimeDuration: time.Since(start).Microseconds(), Zombies: zombies}
 	if err != nil {
 		// CRIU leaves a failed dump's tree running; so does the record.
 		os.RemoveAll(imgDir)

@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ocisuite/suite/test/bin"
+)
+
+// zombies lists the PIDs of zombie processes whose parent is ppid.
+func zombies(ppid int) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, ent := range ents {
+		pid, err := strconv.Atoi(ent.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(ppid) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func waitZombie(t *testing.T, ppid int) []int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if z := zombies(ppid); len(z) > 0 {
+			return z
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no zombie child of %d", ppid)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A zombie child of the container's init (sh's background sleep, never
+// reaped once sh execs another sleep) is listed and goes through the
+// checkpoint: CRIU dumps and restores zombies.
+func TestEngineCheckpointMoreZombie(t *testing.T) {
+	e := containerStore(t)
+	e.must(t, "run", "-d", "--name", "z", "bb", "sh", "-c", "sleep 0.1 & exec sleep 1000")
+	pid := e.inspect(t, "z").State.Pid
+	z := waitZombie(t, pid)
+	res := e.must(t, "container", "checkpoint", "--print-stats", "z")
+	var st []struct {
+		Zombies []int `json:"zombies"`
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &st); err != nil || len(st) != 1 {
+		t.Fatalf("--print-stats: %v: %s", err, res.Stdout)
+	}
+	if len(st[0].Zombies) != 1 || st[0].Zombies[0] != z[0] {
+		t.Fatalf("checkpoint listed zombies %v, the container had %v", st[0].Zombies, z)
+	}
+	if in := e.inspect(t, "z"); in.State.Status != "exited" {
+		t.Fatalf("after the checkpoint the container is %s", in.State.Status)
+	}
+	e.must(t, "container", "restore", "z")
+	in := e.inspect(t, "z")
+	if in.State.Status != "running" {
+		t.Fatalf("after restore the container is %s", in.State.Status)
+	}
+	// The zombie is back, still the restored init's child.
+	if got := zombies(in.State.Pid); len(got) != 1 {
+		t.Fatalf("restored init %d has zombies %v, want one", in.State.Pid, got)
+	}
+}
+
+// A running exec session (not a child of the container's init, so not in
+// what CRIU dumps) makes checkpoint refuse with its PID and leave the
+// container running; once it is gone the checkpoint goes through.
+func TestEngineCheckpointMoreExecSession(t *testing.T) {
+	e := containerStore(t)
+	e.must(t, "run", "-d", "--name", "x", "bb", "sleep", "1000")
+	cmd := bin.Cmd(t, "engine", e.args([]string{"exec", "x", "sleep", "999"})...)
+	cmd.Env = append(os.Environ(), e.env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	pid := e.inspect(t, "x").State.Pid
+	var execPid int
+	deadline := time.Now().Add(10 * time.Second)
+	for execPid == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the exec session did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+		out := e.run(t, "top", "x", "pid", "comm").Stdout
+		if !strings.Contains(out, "999") && strings.Count(out, "sleep") < 2 {
+			continue
+		}
+		execPid = execSleep(pid)
+	}
+	res := e.run(t, "container", "checkpoint", "x")
+	if res.Code != 125 {
+		t.Fatalf("checkpoint with an exec session: exit %d: %s", res.Code, res.Stderr)
+	}
+	assertOneLine(t, res.Stderr, "exec sessions", strconv.Itoa(execPid)+" (sleep)")
+	if st := e.inspect(t, "x").State.Status; st != "running" {
+		t.Fatalf("a refused checkpoint left the container %s", st)
+	}
+	if err := syscall.Kill(execPid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	deadline = time.Now().Add(10 * time.Second)
+	for execSleep(pid) != 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.must(t, "container", "checkpoint", "x")
+	e.must(t, "container", "restore", "x")
+	if st := e.inspect(t, "x").State.Status; st != "running" {
+		t.Fatalf("after restore the container is %s", st)
+	}
+}
+
+// execSleep finds a "sleep 999" process in init's PID namespace that is
+// not init itself.
+func execSleep(initPid int) int {
+	ns, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(initPid), "ns", "pid"))
+	if err != nil {
+		return 0
+	}
+	ents, _ := os.ReadDir("/proc")
+	for _, ent := range ents {
+		p, err := strconv.Atoi(ent.Name())
+		if err != nil || p == initPid {
+			continue
+		}
+		if n, _ := os.Readlink(filepath.Join("/proc", ent.Name(), "ns", "pid")); n != ns {
+			continue
+		}
+		if b, _ := os.ReadFile(filepath.Join("/proc", ent.Name(), "cmdline")); string(b) == "sleep\x00999\x00" {
+			return p
+		}
+	}
+	return 0
+}
