@@ -116,6 +116,9 @@ type CheckpointOptions struct {
 	// Export writes the checkpoint as one archive at this path.
 	Export   string
 	Compress string // "zstd" (default), "gzip" or "none"
+	// CreateImage stores the export archive as a one-layer checkpoint
+	// image under this name.
+	CreateImage string
 }
 
 // CheckpointResult is what one checkpoint did.
@@ -218,6 +221,20 @@ func (e *Engine) Checkpoint(ctx context.Context, id string, o CheckpointOptions)
 	e.event(c, "checkpoint")
 	if o.Export != "" {
 		if err := e.exportCheckpoint(c, imgDir, o.Export, o.Compress); err != nil {
+			return nil, err
+		}
+	}
+	if o.CreateImage != "" {
+		tmp, err := os.MkdirTemp(filepath.Dir(imgDir), "checkpoint-image-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		p := filepath.Join(tmp, checkpointImageArchive)
+		if err := e.exportCheckpoint(c, imgDir, p, o.Compress); err != nil {
+			return nil, err
+		}
+		if _, err := e.createCheckpointImage(ctx, c, p, o.CreateImage); err != nil {
 			return nil, err
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ocisuite/suite/test/bin"
+	"github.com/ocisuite/suite/test/fixture"
+	"github.com/ocisuite/suite/test/registry"
 )
 
 // zombies lists the PIDs of zombie processes whose parent is ppid.
@@ -155,4 +157,64 @@ func execSleep(initPid int) int {
 		}
 	}
 	return 0
+}
+
+// registryStores are two engine instances (own root and run root) whose
+// registries.conf marks the test registry insecure; src has the busybox
+// image as localhost/bb:latest, dst has no image.
+func registryStores(t *testing.T) (*registry.Registry, *engineStore, *engineStore) {
+	t.Helper()
+	reg := registry.Start(t, registry.Options{})
+	_, env := registriesConf(t, "[[registry]]\nlocation = \""+reg.Host()+"\"\ninsecure = true\n")
+	src := newEngineStore(t, env...)
+	src.load(t, fixture.Busybox(t), "localhost/bb:latest")
+	dst := newEngineStore(t, env...)
+	t.Cleanup(func() { src.settle(t); dst.settle(t) })
+	return reg, src, dst
+}
+
+// A checkpoint image goes through a registry: --create-image, engine
+// push, pull in another instance, restore IMAGE there: the counter goes
+// on from the checkpoint.
+func TestEngineCheckpointMoreCreateImage(t *testing.T) {
+	reg, src, dst := registryStores(t)
+	dst.load(t, fixture.Busybox(t), "localhost/bb:latest")
+	src.must(t, "run", "-d", "--name", "loop", "bb", counterLoop[0], counterLoop[1], counterLoop[2])
+	src.waitCounter(t, "loop", 20)
+
+	ref := reg.Host() + "/ckpt/loop:1"
+	src.must(t, "container", "checkpoint", "--create-image", ref, "loop")
+	if st := src.inspect(t, "loop").State.Status; st != "exited" {
+		t.Fatalf("after checkpoint --create-image the source is %s", st)
+	}
+	at := src.fileCounter(t, "loop")
+	var imgs []struct {
+		Labels map[string]string
+	}
+	if err := json.Unmarshal([]byte(src.must(t, "image", "inspect", ref).Stdout), &imgs); err != nil || len(imgs) != 1 {
+		t.Fatalf("image inspect %s: %v", ref, err)
+	}
+	if imgs[0].Labels["io.podman.annotations.checkpoint.name"] != "loop" {
+		t.Fatalf("checkpoint image labels: %v", imgs[0].Labels)
+	}
+	src.must(t, "push", ref)
+	if reg.ManifestStatus("ckpt/loop", "1") != 200 {
+		t.Fatal("the checkpoint image is not in the registry after push")
+	}
+
+	dst.must(t, "pull", ref)
+	id := strings.TrimSpace(dst.must(t, "container", "restore", "--name", "moved", ref).Stdout)
+	if len(id) != 64 {
+		t.Fatalf("restore IMAGE printed %q, want the new ID", id)
+	}
+	if st := dst.inspect(t, "moved").State.Status; st != "running" {
+		t.Fatalf("the container restored from the image is %s", st)
+	}
+	dst.assertResumed(t, "moved", at)
+
+	// An ordinary image is no checkpoint.
+	res := dst.run(t, "container", "restore", "bb")
+	if res.Code != 125 {
+		t.Fatalf("restore of an ordinary image: exit %d", res.Code)
+	}
 }

@@ -24,6 +24,9 @@ func newCheckpointCmd(g *globalOptions) *cobra.Command {
 			if o.Export != "" && (all || len(args) != 1) {
 				return cli.Usage(errors.New("--export takes exactly one container"))
 			}
+			if o.CreateImage != "" && (all || len(args) != 1) {
+				return cli.Usage(errors.New("--create-image takes exactly one container"))
+			}
 			var results []*container.CheckpointResult
 			err := onContainers(cmd, g, all, args, func(c *container.Container) bool { return c.State.Status == container.StatusRunning },
 				func(ctx context.Context, s *session, n string) (string, error) {
@@ -53,6 +56,7 @@ func newCheckpointCmd(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.FileLocks, "file-locks", false, "checkpoint file locks")
 	f.StringVarP(&o.Export, "export", "e", "", "also write the checkpoint as one archive `file`")
 	f.StringVar(&o.Compress, "compress", "zstd", "compression of the --export archive: zstd, gzip or none")
+	f.StringVar(&o.CreateImage, "create-image", "", "also store the checkpoint as a one-layer image `name` (push it, then restore IMAGE elsewhere)")
 	f.BoolVar(&printStats, "print-stats", false, "print CRIU's statistics as JSON")
 	return cmd
 }
@@ -99,8 +103,50 @@ func newRestoreCmd(g *globalOptions) *cobra.Command {
 					return show(nil)
 				})
 			}
+			// Checkpoint images among the names (that are no container).
+			var images []string
+			if !all && len(args) > 0 {
+				rest := args[:0:0]
+				err := withSession(cmd, g, func(ctx context.Context, s *session) error {
+					for _, a := range args {
+						if _, err := s.engine.Lookup(a); err != nil {
+							if _, ok := s.engine.CheckpointImage(ctx, a); ok {
+								images = append(images, a)
+								continue
+							}
+						}
+						rest = append(rest, a)
+					}
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				args = rest
+			}
+			if len(images) > 0 {
+				if o.Name != "" && len(images) > 1 {
+					return cli.Usage(errors.New("--name takes one checkpoint image"))
+				}
+				err := withSession(cmd, g, func(ctx context.Context, s *session) error {
+					for _, img := range images {
+						res, err := s.engine.RestoreFromImage(ctx, img, o)
+						if err != nil {
+							return err
+						}
+						results = append(results, res)
+						if !printStats {
+							fmt.Fprintln(cmd.OutOrStdout(), res.ID)
+						}
+					}
+					return nil
+				})
+				if err != nil || len(args) == 0 {
+					return show(err)
+				}
+			}
 			if o.Name != "" {
-				return cli.Usage(errors.New("--name needs --import"))
+				return cli.Usage(errors.New("--name needs --import or a checkpoint image"))
 			}
 			err := onContainers(cmd, g, all, args, func(c *container.Container) bool { return c.State.Checkpointed },
 				func(ctx context.Context, s *session, n string) (string, error) {
@@ -122,8 +168,8 @@ func newRestoreCmd(g *globalOptions) *cobra.Command {
 	f.BoolVarP(&o.Keep, "keep", "k", false, "keep the CRIU images and log after restoring")
 	f.BoolVar(&o.TCPEstablished, "tcp-established", false, "restore established TCP connections")
 	f.BoolVar(&o.FileLocks, "file-locks", false, "restore file locks")
-	f.StringVarP(&importFile, "import", "i", "", "create and restore a container from a checkpoint archive `file` (- for standard input)")
-	f.StringVarP(&o.Name, "name", "n", "", "with --import, the new container's `name`")
+	f.StringVarP(&importFile, "import", "i", "", "create and restore a container from a checkpoint archive `file` (- for standard input); CONTAINER may also be a checkpoint image")
+	f.StringVarP(&o.Name, "name", "n", "", "with --import or a checkpoint image, the new container's `name`")
 	f.BoolVar(&printStats, "print-stats", false, "print CRIU's statistics as JSON")
 	return cmd
 }
