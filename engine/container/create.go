@@ -76,7 +76,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	if cfg.LogDriver == "" {
 		cfg.LogDriver = e.Settings.LogDriver
 	}
-	if err := e.resolveNetworks(&cfg); err != nil {
+	if err := e.resolveNetworks(&cfg, imgCfg); err != nil {
 		return nil, err
 	}
 	if cfg.Restart.Name == "" {

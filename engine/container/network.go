@@ -4,8 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/sirupsen/logrus"
 
@@ -32,12 +37,30 @@ func (e *Engine) Networks() network.Store {
 
 // resolveNetworks checks the record's network mode at creation: "bridge"
 // joins Networks (the default network when none is named), rootful only.
-func (e *Engine) resolveNetworks(cfg *Config) error {
+func (e *Engine) resolveNetworks(cfg *Config, img *v1.Image) error {
 	if cfg.Network == "" {
 		cfg.Network = "none"
 		if !e.Rootless {
 			cfg.Network = "bridge"
 		}
+	}
+	if cfg.PublishAll && img != nil {
+		for p := range img.Config.ExposedPorts {
+			num, proto, _ := strings.Cut(p, "/")
+			if proto == "" {
+				proto = "tcp"
+			}
+			n, err := strconv.ParseUint(num, 10, 16)
+			if err != nil || n == 0 || (proto != "tcp" && proto != "udp") {
+				continue
+			}
+			if !slices.ContainsFunc(cfg.Ports, func(m network.PortMapping) bool {
+				return m.Protocol == proto && uint64(m.ContainerPort) <= n && n < uint64(m.ContainerPort)+uint64(max(m.Range, 1))
+			}) {
+				cfg.Ports = append(cfg.Ports, network.PortMapping{ContainerPort: uint16(n), Protocol: proto, Range: 1})
+			}
+		}
+		slices.SortFunc(cfg.Ports, func(a, b network.PortMapping) int { return int(a.ContainerPort) - int(b.ContainerPort) })
 	}
 	if cfg.Network != "bridge" {
 		if len(cfg.Networks) > 0 {
@@ -60,6 +83,17 @@ func (e *Engine) resolveNetworks(cfg *Config) error {
 			return err
 		}
 		cfg.Networks[i] = n.Name
+	}
+	// A port without a host port gets a free one now, as podman does, so
+	// that it stays the same across restarts.
+	for i := range cfg.Ports {
+		if cfg.Ports[i].HostPort == 0 {
+			p, err := network.FreeHostPorts(cfg.Ports[i])
+			if err != nil {
+				return err
+			}
+			cfg.Ports[i].HostPort = p
+		}
 	}
 	return nil
 }
@@ -115,44 +149,98 @@ func (e *Engine) NetworkUsers() (map[string][]*Container, error) {
 	return out, nil
 }
 
-// etcHostsEntries are the /etc/hosts lines of a bridge container: its
-// addresses with its names, and host.containers.internal at the gateway.
+// etcHostsEntries are the container's own /etc/hosts lines: --add-host's,
+// its addresses with its names (127.0.1.1 without a bridge network), and
+// host.containers.internal at the bridge's gateway.
 func etcHostsEntries(c *Container, hostname string) string {
-	if c.State.Net == nil || len(c.State.Net.Attachments) == 0 {
-		return ""
-	}
 	var b strings.Builder
-	for _, a := range c.State.Net.Attachments {
-		if a.IP != "" {
-			fmt.Fprintf(&b, "%s\t%s %s\n", a.IP, hostname, c.Name)
+	gw := ""
+	if c.State.Net != nil && len(c.State.Net.Attachments) > 0 {
+		gw = c.State.Net.Attachments[0].Gateway
+	}
+	for _, h := range c.ExtraHosts {
+		name, ip, _ := strings.Cut(h, ":")
+		if ip == "host-gateway" {
+			if ip = gw; ip == "" {
+				continue
+			}
+		}
+		fmt.Fprintf(&b, "%s\t%s\n", ip, name)
+	}
+	own := false
+	if c.State.Net != nil {
+		for _, a := range c.State.Net.Attachments {
+			if a.IP != "" {
+				fmt.Fprintf(&b, "%s\t%s %s\n", a.IP, hostname, c.Name)
+				own = true
+			}
 		}
 	}
-	if gw := c.State.Net.Attachments[0].Gateway; gw != "" {
+	if !own {
+		fmt.Fprintf(&b, "127.0.1.1\t%s %s\n", hostname, c.Name)
+	}
+	if gw != "" {
 		fmt.Fprintf(&b, "%s\thost.containers.internal host.docker.internal\n", gw)
 	}
 	return b.String()
 }
 
-// resolvConf puts aardvark-dns's servers and search domain before the
-// host's entries.
+// resolvConf is the container's resolv.conf from the host's: aardvark-dns's
+// servers and search domain first, --dns servers instead of the host's
+// (--dns none: no server), --dns-search domains instead of the host's
+// ("." clears them), --dns-option options added.
 func resolvConf(c *Container, host string) string {
-	if c.State.Net == nil || len(c.State.Net.DNSServers) == 0 {
-		return host
-	}
-	var b strings.Builder
-	if len(c.State.Net.DNSSearch) > 0 {
-		fmt.Fprintf(&b, "search %s\n", strings.Join(c.State.Net.DNSSearch, " "))
-	}
-	for _, d := range c.State.Net.DNSServers {
-		fmt.Fprintf(&b, "nameserver %s\n", d)
-	}
+	var servers, search, options []string
 	for _, l := range strings.Split(host, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(l), "search") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
 			continue
 		}
-		if l != "" {
-			b.WriteString(l + "\n")
+		switch f[0] {
+		case "nameserver":
+			servers = append(servers, f[1])
+		case "search", "domain":
+			search = f[1:]
+		case "options":
+			options = append(options, f[1:]...)
 		}
+	}
+	if len(c.DNSServers) > 0 {
+		servers = nil
+		for _, d := range c.DNSServers {
+			if d != "none" {
+				servers = append(servers, d)
+			}
+		}
+	}
+	if len(c.DNSSearch) > 0 {
+		search = nil
+		for _, d := range c.DNSSearch {
+			if d != "." {
+				search = append(search, d)
+			}
+		}
+	}
+	options = append(options, c.DNSOptions...)
+	if c.State.Net != nil && c.Network == "bridge" {
+		servers = append(slices.Clone(c.State.Net.DNSServers), servers...)
+		search = append(slices.Clone(c.State.Net.DNSSearch), search...)
+		// The host's loopback resolvers are not reachable from the
+		// container's namespace.
+		servers = slices.DeleteFunc(servers, func(s string) bool {
+			ip := net.ParseIP(s)
+			return ip != nil && ip.IsLoopback()
+		})
+	}
+	var b strings.Builder
+	if len(search) > 0 {
+		fmt.Fprintf(&b, "search %s\n", strings.Join(search, " "))
+	}
+	for _, s := range servers {
+		fmt.Fprintf(&b, "nameserver %s\n", s)
+	}
+	if len(options) > 0 {
+		fmt.Fprintf(&b, "options %s\n", strings.Join(options, " "))
 	}
 	return b.String()
 }
@@ -238,4 +326,30 @@ func (e *Engine) RemoveNetwork(ctx context.Context, name string, force bool) err
 	}
 	_, err = e.Networks().Remove(n.Name)
 	return err
+}
+
+// PruneNetworks removes every network but the default that no container
+// joins, and gives their names.
+func (e *Engine) PruneNetworks(ctx context.Context) ([]string, error) {
+	nets, err := e.Networks().List()
+	if err != nil {
+		return nil, err
+	}
+	users, err := e.NetworkUsers()
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, n := range nets {
+		if n.Name == e.Networks().DefaultName || len(users[n.Name]) > 0 {
+			continue
+		}
+		if _, err := e.Networks().Remove(n.Name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, n.Name)
+	}
+	return removed, errors.Join(errs...)
 }

@@ -364,11 +364,7 @@ func writeEtcFiles(c *Container, bundle, hostname string) (map[string]string, er
 			hosts = string(b)
 		}
 	}
-	if entries := etcHostsEntries(c, hostname); entries != "" {
-		hosts += entries
-	} else {
-		hosts += fmt.Sprintf("127.0.1.1\t%s %s\n", hostname, c.Name)
-	}
+	hosts += etcHostsEntries(c, hostname)
 	resolv := ""
 	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
 		resolv = string(b)
@@ -378,6 +374,9 @@ func writeEtcFiles(c *Container, bundle, hostname string) (map[string]string, er
 		"/etc/hosts":       hosts,
 		"/etc/hostname":    hostname + "\n",
 		"/etc/resolv.conf": resolv,
+	}
+	if c.NoHosts {
+		delete(files, "/etc/hosts") // --no-hosts: the image's
 	}
 	out := map[string]string{}
 	for dest, content := range files {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -359,4 +360,44 @@ func RemoveNS(path string) error {
 		return err
 	}
 	return nil
+}
+
+// FreeHostPorts picks a host port from which p's range is free now.
+func FreeHostPorts(p PortMapping) (uint16, error) {
+	p.Range = max(p.Range, 1)
+	for try := 0; try < 100; try++ {
+		var port int
+		if p.Range == 1 {
+			if p.Protocol == "udp" {
+				c, err := net.ListenPacket("udp", net.JoinHostPort(orAny(p.HostIP), "0"))
+				if err != nil {
+					return 0, err
+				}
+				port = c.LocalAddr().(*net.UDPAddr).Port
+				c.Close()
+			} else {
+				l, err := net.Listen("tcp", net.JoinHostPort(orAny(p.HostIP), "0"))
+				if err != nil {
+					return 0, err
+				}
+				port = l.Addr().(*net.TCPAddr).Port
+				l.Close()
+			}
+		} else {
+			port = 32768 + mrand.IntN(60999-32768-int(p.Range))
+		}
+		q := p
+		q.HostPort = uint16(port)
+		if checkPorts([]PortMapping{q}) == nil {
+			return uint16(port), nil
+		}
+	}
+	return 0, fmt.Errorf("no free host port range of %d for %d/%s", p.Range, p.ContainerPort, p.Protocol)
+}
+
+func orAny(ip string) string {
+	if ip == "" {
+		return "0.0.0.0"
+	}
+	return ip
 }

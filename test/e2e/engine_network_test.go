@@ -362,3 +362,55 @@ func TestEngineNetworkInternal(t *testing.T) {
 		assertOneLine(t, res.Stderr)
 	}
 }
+
+// -P publishes the image's EXPOSEd ports and -p without a host port
+// publishes on a free one, both kept across restarts; --add-host,
+// --no-hosts, --dns, --dns-search and --dns-option shape /etc/hosts and
+// /etc/resolv.conf; network prune removes unused networks only.
+func TestEngineNetworkPublishAllAndEtcFiles(t *testing.T) {
+	e := containerStore(t)
+	e.must(t, "create", "--name", "base", "bb", "true")
+	e.must(t, "commit", "-c", "EXPOSE 80", "base", "bbweb")
+	e.must(t, "run", "-d", "--name", "pa", "-P", "-p", "127.0.0.1::8000/udp", "bbweb",
+		"sh", "-c", "mkdir -p /www && echo published-all > /www/index.html && exec httpd -f -p 80 -h /www")
+	lines := strings.Split(strings.TrimSpace(e.must(t, "port", "pa").Stdout), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "80/tcp -> 0.0.0.0:") || !strings.HasPrefix(lines[1], "8000/udp -> 127.0.0.1:") {
+		t.Fatalf("port: %q", lines)
+	}
+	hostPort := strings.TrimPrefix(lines[0], "80/tcp -> 0.0.0.0:")
+	if got := fetch(t, "http://127.0.0.1:"+hostPort+"/"); got != "published-all\n" {
+		t.Fatalf("GET on the -P port: %q", got)
+	}
+	e.must(t, "restart", "-t", "0", "pa")
+	if again := strings.TrimSpace(e.must(t, "port", "pa", "80").Stdout); again != "0.0.0.0:"+hostPort {
+		t.Fatalf("port after restart: %q, want 0.0.0.0:%s", again, hostPort)
+	}
+
+	out := e.must(t, "run", "--rm", "--add-host", "db.example:10.89.9.9", "--add-host", "gw.example:host-gateway",
+		"--dns", "10.89.9.53", "--dns-search", "corp.example", "--dns-option", "ndots:3", "bb",
+		"sh", "-c", "cat /etc/hosts; echo ---; cat /etc/resolv.conf").Stdout
+	hosts, resolv, _ := strings.Cut(out, "---\n")
+	if !strings.Contains(hosts, "10.89.9.9\tdb.example\n") || !strings.Contains(hosts, "10.88.0.1\tgw.example\n") {
+		t.Fatalf("/etc/hosts with --add-host:\n%s", hosts)
+	}
+	if resolv != "search corp.example\nnameserver 10.89.9.53\noptions ndots:3\n" {
+		t.Fatalf("/etc/resolv.conf with --dns*:\n%s", resolv)
+	}
+	// --no-hosts keeps the image's /etc/hosts: busybox has none.
+	if out := e.must(t, "run", "--rm", "--no-hosts", "bb", "sh", "-c", "test -e /etc/hosts && echo present || echo absent").Stdout; out != "absent\n" {
+		t.Fatalf("/etc/hosts with --no-hosts: %s", out)
+	}
+	if res := e.run(t, "run", "--rm", "--add-host", "nocolon", "bb", "true"); res.Code != 125 {
+		t.Fatalf("--add-host nocolon: exit %d", res.Code)
+	}
+
+	e.must(t, "network", "create", "nt-used")
+	e.must(t, "network", "create", "nt-unused")
+	e.must(t, "create", "--name", "user", "--network", "nt-used", "bb", "true")
+	if out := e.must(t, "network", "prune", "-f").Stdout; out != "nt-unused\n" {
+		t.Fatalf("network prune: %q", out)
+	}
+	if out := e.must(t, "network", "ls", "-q").Stdout; out != "nt-used\npodman\n" {
+		t.Fatalf("network ls after prune: %q", out)
+	}
+}

@@ -39,7 +39,7 @@ type createFlags struct {
 	stopSignal, restart, logDriver, initPath, shmSize  string
 	stopTimeout                                        uint
 	userns                                             string
-	publish                                            []string
+	net                                                netFlags
 	uidmap, gidmap                                     []string
 	health                                             *healthFlags
 	fs                                                 *pflag.FlagSet
@@ -55,7 +55,7 @@ func addCreateFlags(fs *pflag.FlagSet) *createFlags {
 	fs.StringVarP(&f.user, "user", "u", "", "`user[:group]` to run as (names or numeric IDs)")
 	fs.StringVarP(&f.hostname, "hostname", "h", "", "container host `name`")
 	fs.StringVar(&f.network, "network", "", "network `mode`: bridge, none, host or network NAME[,NAME] (default: bridge when rootful, none when rootless)")
-	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container's port on the host: `[IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]` (ranges: 8080-8081:80-81)")
+	f.net.add(fs)
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "set environment `variable` (NAME=VALUE, or NAME to take the host's)")
 	fs.StringArrayVar(&f.envFile, "env-file", nil, "read environment variables from `file`")
 	fs.BoolVar(&f.envHost, "env-host", false, "use all the host's environment variables")

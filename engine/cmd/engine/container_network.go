@@ -6,9 +6,27 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"github.com/ocisuite/suite/engine/container"
 	"github.com/ocisuite/suite/engine/network"
 )
+
+// netFlags are create's and run's network flags (besides --network).
+type netFlags struct {
+	publish, addHost, dns, dnsSearch, dnsOption []string
+	publishAll, noHosts                         bool
+}
+
+func (n *netFlags) add(fs *pflag.FlagSet) {
+	fs.StringArrayVarP(&n.publish, "publish", "p", nil, "publish a container's port on the host: `[IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]` (ranges: 8080-8081:80-81; no host port: a free one)")
+	fs.BoolVarP(&n.publishAll, "publish-all", "P", false, "publish the image's exposed ports on free host ports")
+	fs.StringArrayVar(&n.addHost, "add-host", nil, "add a `host:ip` line to /etc/hosts")
+	fs.BoolVar(&n.noHosts, "no-hosts", false, "do not write /etc/hosts: keep the image's")
+	fs.StringArrayVar(&n.dns, "dns", nil, "DNS `server` for /etc/resolv.conf (none: no resolv.conf entries)")
+	fs.StringArrayVar(&n.dnsSearch, "dns-search", nil, "DNS search `domain` for /etc/resolv.conf")
+	fs.StringArrayVar(&n.dnsOption, "dns-option", nil, "DNS `option` for /etc/resolv.conf")
+}
 
 // networkOptions turns --network and --publish into the record: "" lets
 // the engine choose (bridge rootful, none rootless); bridge, none and host
@@ -31,13 +49,30 @@ func (f *createFlags) networkOptions(c *container.Config) error {
 			c.Networks = append(c.Networks, n)
 		}
 	}
-	for _, p := range f.publish {
+	for _, p := range f.net.publish {
 		ms, err := parsePublish(p)
 		if err != nil {
 			return err
 		}
 		c.Ports = append(c.Ports, ms...)
 	}
+	c.PublishAll = f.net.publishAll
+	for _, h := range f.net.addHost {
+		name, ip, ok := strings.Cut(h, ":")
+		if !ok || name == "" || (ip != "host-gateway" && net.ParseIP(ip) == nil) {
+			return fmt.Errorf("--add-host %s: want HOST:IP (or HOST:host-gateway)", h)
+		}
+	}
+	c.ExtraHosts, c.NoHosts = f.net.addHost, f.net.noHosts
+	if c.NoHosts && len(c.ExtraHosts) > 0 {
+		return fmt.Errorf("--no-hosts and --add-host cannot be used together")
+	}
+	for _, d := range f.net.dns {
+		if d != "none" && net.ParseIP(d) == nil {
+			return fmt.Errorf("--dns %s: not an IP address", d)
+		}
+	}
+	c.DNSServers, c.DNSSearch, c.DNSOptions = f.net.dns, f.net.dnsSearch, f.net.dnsOption
 	return nil
 }
 
@@ -79,7 +114,7 @@ func parsePublish(s string) ([]network.PortMapping, error) {
 	if err != nil {
 		return nil, bad(err.Error())
 	}
-	hStart, hLen := cStart, cLen
+	hStart, hLen := uint16(0), cLen // no host port: the engine picks one
 	if host != "" {
 		if hStart, hLen, err = portRange(host); err != nil {
 			return nil, bad(err.Error())

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -22,7 +24,7 @@ func networkCommands(g *globalOptions) []*cobra.Command {
 		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	group.AddCommand(newNetworkCreateCmd(g), newNetworkLsCmd(g), newNetworkInspectCmd(g),
-		newNetworkRmCmd(g), newNetworkExistsCmd(g))
+		newNetworkRmCmd(g), newNetworkExistsCmd(g), newNetworkPruneCmd(g))
 	return []*cobra.Command{group}
 }
 
@@ -209,4 +211,31 @@ func newNetworkExistsCmd(g *globalOptions) *cobra.Command {
 			})
 		},
 	}
+}
+
+func newNetworkPruneCmd(g *globalOptions) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "prune [flags]",
+		Short: "Remove every network no container uses (never the default)",
+		Args:  cli.ExactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !force {
+				fmt.Fprint(cmd.ErrOrStderr(), "WARNING! This will remove all networks not used by at least one container.\nAre you sure you want to continue? [y/N] ")
+				answer, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+					return nil
+				}
+			}
+			return withSession(cmd, g, func(ctx context.Context, s *session) error {
+				removed, err := s.engine.PruneNetworks(ctx)
+				for _, n := range removed {
+					fmt.Fprintln(cmd.OutOrStdout(), n)
+				}
+				return err
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	return cmd
 }
