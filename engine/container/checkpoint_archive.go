@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containers/image/v5/docker/reference"
 	"github.com/containers/storage"
 	"github.com/containers/storage/pkg/archive"
 	"github.com/sirupsen/logrus"
@@ -55,8 +56,11 @@ type CheckpointManifest struct {
 	Created time.Time `json:"created"`
 	Image   string    `json:"image"`   // the image's name
 	ImageID string    `json:"imageID"` // and ID, which the target must have
-	CRIU    string    `json:"criu,omitempty"`
-	Config  Config    `json:"config"`
+	// ImageDigest is the image's manifest digest, pulled by when the
+	// target lacks the image.
+	ImageDigest string `json:"imageDigest,omitempty"`
+	CRIU        string `json:"criu,omitempty"`
+	Config      Config `json:"config"`
 }
 
 type indexEntry struct {
@@ -130,6 +134,9 @@ func (e *Engine) exportCheckpoint(c *Container, imgDir, dest, compress string) e
 	m := CheckpointManifest{Version: archiveVersion, Engine: cli.Version, Created: time.Now().UTC(), Image: c.ImageName, ImageID: c.ImageID, Config: c.Config}
 	if m.Image == "" {
 		m.Image = c.Image
+	}
+	if img, err := e.Store.Image(c.ImageID); err == nil {
+		m.ImageDigest = img.Digest.String()
 	}
 	if _, v, err := FindCRIU(); err == nil {
 		m.CRIU = criuVersionString(v)
@@ -406,7 +413,7 @@ func (e *Engine) RestoreImport(ctx context.Context, r io.Reader, o RestoreOption
 	if err != nil {
 		return nil, err
 	}
-	imageID, err := e.checkpointImage(m)
+	imageID, err := e.checkpointImage(ctx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -441,8 +448,10 @@ func (e *Engine) RestoreImport(ctx context.Context, r io.Reader, o RestoreOption
 }
 
 // checkpointImage finds the archive's image here: by ID, or by name only
-// when the name is the same image.
-func (e *Engine) checkpointImage(m *CheckpointManifest) (string, error) {
+// when the name is the same image. An image missing here is pulled
+// through registries.conf (mirrors included), by its recorded digest
+// first, then by its name, and must have the recorded ID.
+func (e *Engine) checkpointImage(ctx context.Context, m *CheckpointManifest) (string, error) {
 	if img, err := e.Store.Image(m.ImageID); err == nil && img.ID == m.ImageID {
 		return img.ID, nil
 	}
@@ -451,7 +460,30 @@ func (e *Engine) checkpointImage(m *CheckpointManifest) (string, error) {
 			return "", fmt.Errorf("image %s here is %.12s, not %.12s that the checkpoint was made from", m.Image, found.ID, m.ImageID)
 		}
 	}
-	return "", fmt.Errorf("image %s (%.12s) that the checkpoint was made from is not in this store: load or pull it first", m.Image, m.ImageID)
+	missing := fmt.Errorf("image %s (%.12s) that the checkpoint was made from is not in this store: load or pull it first", m.Image, m.ImageID)
+	if m.Image == "" || strings.HasPrefix(m.Image, "localhost/") || strings.HasPrefix(m.Image, "sha256:") {
+		return "", missing
+	}
+	var refs []string
+	if named, err := image.NormalizeName(m.Image); err == nil && m.ImageDigest != "" {
+		refs = append(refs, reference.TrimNamed(named).String()+"@"+m.ImageDigest)
+	}
+	refs = append(refs, m.Image)
+	var errs []string
+	for _, ref := range refs {
+		imgs, err := image.Pull(ctx, e.Store, ref, image.PullOptions{Policy: "missing"})
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		for _, img := range imgs {
+			if img.ID == m.ImageID {
+				return img.ID, nil
+			}
+		}
+		errs = append(errs, fmt.Sprintf("%s is %.12s, not %.12s", ref, imgs[0].ID, m.ImageID))
+	}
+	return "", fmt.Errorf("image %s (%.12s) that the checkpoint was made from is not in this store and pulling it failed: %s", m.Image, m.ImageID, strings.Join(errs, "; "))
 }
 
 // importInto fills the new container c from the unpacked archive in dir

@@ -218,3 +218,45 @@ func TestEngineCheckpointMoreCreateImage(t *testing.T) {
 		t.Fatalf("restore of an ordinary image: exit %d", res.Code)
 	}
 }
+
+// An archive whose base image the target lacks: restore --import pulls it
+// (by its digest, through registries.conf) and the copy goes on; a local
+// image of that name with another ID is refused.
+func TestEngineCheckpointMorePullsBaseImage(t *testing.T) {
+	reg, src, dst := registryStores(t)
+	base := reg.Host() + "/app/bb:1"
+	src.must(t, "push", "localhost/bb:latest", "docker://"+base)
+	src.must(t, "pull", base)
+	src.must(t, "run", "-d", "--name", "loop", base, counterLoop[0], counterLoop[1], counterLoop[2])
+	src.waitCounter(t, "loop", 20)
+	arch := filepath.Join(t.TempDir(), "loop.tar")
+	src.must(t, "container", "checkpoint", "-e", arch, "loop")
+	at := src.fileCounter(t, "loop")
+
+	if out := dst.must(t, "images", "-q").Stdout; out != "" {
+		t.Fatalf("the target has images before the restore: %q", out)
+	}
+	pulls := reg.Count("GET", "/v2/app/bb/manifests/")
+	dst.must(t, "container", "restore", "-i", arch, "-n", "copy")
+	if reg.Count("GET", "/v2/app/bb/manifests/") <= pulls {
+		t.Fatal("restore did not pull the base image from the registry")
+	}
+	if reg.Count("GET", "/v2/app/bb/manifests/sha256:") == 0 {
+		t.Fatal("restore did not pull the base image by its recorded digest")
+	}
+	dst.assertResumed(t, "copy", at)
+
+	// Another image under the base image's name: refused, nothing created.
+	other := newEngineStore(t, dst.env...)
+	layer := filepath.Join(t.TempDir(), "layer.tar")
+	writeTar(t, layer, []string{"hello"}, []string{"hi"})
+	other.must(t, "import", layer, base)
+	res := other.run(t, "container", "restore", "-i", arch)
+	if res.Code != 125 {
+		t.Fatalf("restore over a different local image: exit %d", res.Code)
+	}
+	assertOneLine(t, res.Stderr, base, "not")
+	if out := other.must(t, "ps", "-aq").Stdout; out != "" {
+		t.Fatalf("the refused restore left %q", out)
+	}
+}
