@@ -64,24 +64,27 @@ type Config struct {
 	// what it publishes on the host (engine/network).
 	Networks []string              `json:"networks,omitempty"`
 	Ports    []network.PortMapping `json:"ports,omitempty"`
+	// NetworkOptions are --network NAME:ip=…,mac=…,alias=… per network.
+	NetworkOptions map[string]network.Options `json:"networkOptions,omitempty"`
 	// PublishAll is -P: the image's exposed ports on random host ports.
 	PublishAll bool `json:"publishAll,omitempty"`
 	// ExtraHosts are --add-host's "NAME:IP" lines; NoHosts keeps the
 	// image's /etc/hosts; DNS* are --dns, --dns-search, --dns-option.
-	ExtraHosts []string              `json:"extraHosts,omitempty"`
-	NoHosts    bool                  `json:"noHosts,omitempty"`
-	DNSServers []string              `json:"dnsServers,omitempty"`
-	DNSSearch  []string              `json:"dnsSearch,omitempty"`
-	DNSOptions []string              `json:"dnsOptions,omitempty"`
-	Mounts     []Mount               `json:"mounts,omitempty"`
-	ReadOnly   bool                  `json:"readOnly,omitempty"`
-	Init       bool                  `json:"init,omitempty"`
-	InitPath   string                `json:"initPath,omitempty"`
-	Security   Security              `json:"security"`
-	Rlimits    []specs.POSIXRlimit   `json:"rlimits,omitempty"`
-	Resources  *specs.LinuxResources `json:"resources,omitempty"`
-	ShmSize    int64                 `json:"shmSize,omitempty"`
-	TZ         string                `json:"tz,omitempty"`
+	ExtraHosts []string `json:"extraHosts,omitempty"`
+	NoHosts    bool     `json:"noHosts,omitempty"`
+	DNSServers []string `json:"dnsServers,omitempty"`
+	DNSSearch  []string `json:"dnsSearch,omitempty"`
+	DNSOptions []string `json:"dnsOptions,omitempty"`
+
+	Mounts    []Mount               `json:"mounts,omitempty"`
+	ReadOnly  bool                  `json:"readOnly,omitempty"`
+	Init      bool                  `json:"init,omitempty"`
+	InitPath  string                `json:"initPath,omitempty"`
+	Security  Security              `json:"security"`
+	Rlimits   []specs.POSIXRlimit   `json:"rlimits,omitempty"`
+	Resources *specs.LinuxResources `json:"resources,omitempty"`
+	ShmSize   int64                 `json:"shmSize,omitempty"`
+	TZ        string                `json:"tz,omitempty"`
 
 	UIDMap []specs.LinuxIDMapping `json:"uidMap,omitempty"`
 	GIDMap []specs.LinuxIDMapping `json:"gidMap,omitempty"`

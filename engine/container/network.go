@@ -83,6 +83,13 @@ func (e *Engine) resolveNetworks(cfg *Config, img *v1.Image) error {
 			return err
 		}
 		cfg.Networks[i] = n.Name
+		if o, ok := cfg.NetworkOptions[name]; ok && name != n.Name {
+			delete(cfg.NetworkOptions, name)
+			cfg.NetworkOptions[n.Name] = o
+		}
+		if o := cfg.NetworkOptions[n.Name]; len(o.Aliases) > 0 && !n.DNSEnabled {
+			return fmt.Errorf("network %s has DNS disabled: aliases need DNS", n.Name)
+		}
 	}
 	// A port without a host port gets a free one now, as podman does, so
 	// that it stays the same across restarts.
@@ -112,6 +119,7 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) error {
 		ContainerID:   c.ID,
 		ContainerName: c.Name,
 		Networks:      c.Networks,
+		Options:       c.NetworkOptions,
 		Ports:         c.Ports,
 		NetNS:         filepath.Join(e.Dir, "netns", c.ID),
 	})
@@ -293,7 +301,7 @@ func inspectNetwork(c *Container) InspectNetworkSettings {
 	for i, a := range c.State.Net.Attachments {
 		out.Networks[a.Network] = InspectNetworkAttachment{
 			NetworkID: a.ID, Gateway: a.Gateway, IPAddress: a.IP, IPPrefixLen: a.PrefixLen,
-			MacAddress: a.MacAddress, Aliases: []string{c.ID[:12]},
+			MacAddress: a.MacAddress, Aliases: append([]string{c.ID[:12]}, a.Aliases...),
 		}
 		if i == 0 {
 			out.Gateway, out.IPAddress, out.IPPrefixLen, out.MacAddress = a.Gateway, a.IP, a.PrefixLen, a.MacAddress

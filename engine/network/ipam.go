@@ -55,7 +55,7 @@ const lastKey = "last"
 // lease gives the container the next free address of the network's
 // subnet after the last one given (never the network address, gateway or
 // broadcast); a container that already holds one keeps it.
-func (s Store) lease(n *Network, id string) (string, error) {
+func (s Store) lease(n *Network, id, static string) (string, error) {
 	if len(n.Subnets) == 0 {
 		return "", fmt.Errorf("network %s has no subnet", n.Name)
 	}
@@ -64,7 +64,7 @@ func (s Store) lease(n *Network, id string) (string, error) {
 		return "", err
 	}
 	for ip, owner := range l {
-		if owner == id && ip != lastKey {
+		if owner == id && ip != lastKey && (static == "" || ip == static) {
 			return ip, nil
 		}
 	}
@@ -74,6 +74,17 @@ func (s Store) lease(n *Network, id string) (string, error) {
 	}
 	ones, bits := sn.Mask.Size()
 	size := uint32(1) << uint(bits-ones)
+	if static != "" {
+		ip := net.ParseIP(static).To4()
+		if ip == nil || !sn.Contains(ip) || ip.Equal(sn.IP) || ip.Equal(nthIP(sn, size-1)) || ip.String() == n.Subnets[0].Gateway {
+			return "", fmt.Errorf("IP address %s is not a usable address of network %s (%s)", static, n.Name, sn)
+		}
+		if owner := l[ip.String()]; owner != "" && owner != id {
+			return "", fmt.Errorf("IP address %s of network %s is already in use by container %.12s", static, n.Name, owner)
+		}
+		l[ip.String()] = id
+		return ip.String(), s.writeLeases(n.NetworkInterface, l)
+	}
 	start := uint32(0)
 	if last := net.ParseIP(l[lastKey]).To4(); last != nil && sn.Contains(last) {
 		base := sn.IP.To4()

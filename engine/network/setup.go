@@ -52,7 +52,8 @@ type Attachment struct {
 	IP         string `json:"ip"`
 	PrefixLen  int    `json:"prefixLen"`
 	Gateway    string `json:"gateway"`
-	MacAddress string `json:"mac,omitempty"`
+	MacAddress string   `json:"mac,omitempty"`
+	Aliases    []string `json:"aliases,omitempty"`
 }
 
 // Status is a container's network state for one run.
@@ -65,12 +66,20 @@ type Status struct {
 	DNSSearch  []string `json:"dnsSearch,omitempty"`
 }
 
+// Options are a container's settings on one network (--network
+// NAME:ip=…,mac=…,alias=…).
+type Options struct {
+	IP      string   `json:"ip,omitempty"`
+	MAC     string   `json:"mac,omitempty"`
+	Aliases []string `json:"aliases,omitempty"`
+}
+
 // Request is what Setup needs about a container.
 type Request struct {
 	ContainerID   string
 	ContainerName string
 	Networks      []string
-	Aliases       []string
+	Options       map[string]Options
 	Ports         []PortMapping
 	// NetNS is the path where the network namespace is created.
 	NetNS string
@@ -80,6 +89,7 @@ type perNetwork struct {
 	InterfaceName string   `json:"interface_name"`
 	StaticIPs     []string `json:"static_ips,omitempty"`
 	Aliases       []string `json:"aliases,omitempty"`
+	StaticMAC     string   `json:"static_mac,omitempty"`
 }
 
 type netavarkOptions struct {
@@ -134,15 +144,16 @@ func (s Store) Setup(ctx context.Context, r Request) (st *Status, err error) {
 		if err != nil {
 			return nil, err
 		}
-		ip, err := s.lease(n, r.ContainerID)
+		o := r.Options[n.Name]
+		ip, err := s.lease(n, r.ContainerID, o.IP)
 		if err != nil {
 			return nil, err
 		}
 		leased = append(leased, n.Name)
 		bridges = append(bridges, n.NetworkInterface)
-		pn := perNetwork{InterfaceName: fmt.Sprintf("eth%d", i), StaticIPs: []string{ip}}
+		pn := perNetwork{InterfaceName: fmt.Sprintf("eth%d", i), StaticIPs: []string{ip}, StaticMAC: o.MAC}
 		if n.DNSEnabled {
-			pn.Aliases = append([]string{r.ContainerName, r.ContainerID[:12]}, r.Aliases...)
+			pn.Aliases = append([]string{r.ContainerName, r.ContainerID[:12]}, o.Aliases...)
 		}
 		opts.Networks[n.Name] = pn
 		opts.NetworkInfo[n.Name] = n
@@ -177,7 +188,7 @@ func (s Store) Setup(ctx context.Context, r Request) (st *Status, err error) {
 				st.DNSSearch = append(st.DNSSearch, d)
 			}
 		}
-		a := Attachment{Network: n.Name, ID: n.ID, Bridge: n.NetworkInterface, Interface: pn.InterfaceName}
+		a := Attachment{Network: n.Name, ID: n.ID, Bridge: n.NetworkInterface, Interface: pn.InterfaceName, Aliases: r.Options[n.Name].Aliases}
 		if iface, ok := res[n.Name].Interfaces[pn.InterfaceName]; ok {
 			a.MacAddress = iface.MacAddress
 			for _, sn := range iface.Subnets {

@@ -414,3 +414,50 @@ func TestEngineNetworkPublishAllAndEtcFiles(t *testing.T) {
 		t.Fatalf("network ls after prune: %q", out)
 	}
 }
+
+// --network NAME:ip=…,mac=…,alias=…: the static address and MAC are the
+// container's, other containers resolve the alias; a taken address is
+// refused with no container left.
+func TestEngineNetworkStaticOptions(t *testing.T) {
+	e := containerStore(t)
+	e.must(t, "network", "create", "--subnet", "10.89.210.0/24", "nt-static")
+	e.must(t, "run", "-d", "--name", "st", "--network", "nt-static:ip=10.89.210.77,mac=02:42:0a:59:d2:4d,alias=api,alias=api2", "bb",
+		"sh", "-c", "mkdir -p /www && echo static > /www/index.html && exec httpd -f -p 80 -h /www")
+	out := e.must(t, "exec", "st", "ip", "addr", "show", "eth0").Stdout
+	if !strings.Contains(out, "inet 10.89.210.77/24") || !strings.Contains(out, "link/ether 02:42:0a:59:d2:4d") {
+		t.Fatalf("eth0 of st:\n%s", out)
+	}
+	if ns := e.netInspect(t, "st").NetworkSettings; ns.IPAddress != "10.89.210.77" {
+		t.Fatalf("inspect: %+v", ns)
+	}
+	e.must(t, "run", "-d", "--name", "peer", "--network", "nt-static", "bb", "sleep", "1000")
+	for _, host := range []string{"api", "api2", "st"} {
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			res := e.run(t, "exec", "peer", "timeout", "5", "wget", "-q", "-O", "-", "http://"+host+"/")
+			if res.Code == 0 && res.Stdout == "static\n" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("wget %s from peer: %s", host, res.Combined())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	res := e.run(t, "run", "-d", "--name", "dup", "--network", "nt-static:ip=10.89.210.77", "bb", "sleep", "1000")
+	if res.Code != 125 {
+		t.Fatalf("run with a taken address: exit %d", res.Code)
+	}
+	assertOneLine(t, res.Stderr, "10.89.210.77", "already in use")
+	if out := e.must(t, "ps", "-a", "--format", "{{.Names}}").Stdout; out != "peer\nst\n" && out != "st\npeer\n" {
+		t.Fatalf("containers after the refused run: %q", out)
+	}
+	for _, bad := range []string{"nt-static:ip=10.89.211.5", "nt-static:ip=nonsense", "nt-static:mac=zz", "nt-static:color=red", "nt-nope"} {
+		res := e.run(t, "run", "--rm", "--network", bad, "bb", "true")
+		if res.Code != 125 {
+			t.Errorf("--network %s: exit %d, want 125", bad, res.Code)
+			continue
+		}
+		assertOneLine(t, res.Stderr)
+	}
+}

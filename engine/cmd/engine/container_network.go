@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -42,11 +43,8 @@ func (f *createFlags) networkOptions(c *container.Config) error {
 			return fmt.Errorf("--network %s is not supported yet", f.network)
 		}
 		c.Network = "bridge"
-		for _, n := range strings.Split(f.network, ",") {
-			if n == "" || strings.Contains(n, ":") {
-				return fmt.Errorf("--network %s: network options (NAME:ip=…) are not supported yet", f.network)
-			}
-			c.Networks = append(c.Networks, n)
+		if err := parseNetworks(f.network, c); err != nil {
+			return err
 		}
 	}
 	for _, p := range f.net.publish {
@@ -73,6 +71,59 @@ func (f *createFlags) networkOptions(c *container.Config) error {
 		}
 	}
 	c.DNSServers, c.DNSSearch, c.DNSOptions = f.net.dns, f.net.dnsSearch, f.net.dnsOption
+	return nil
+}
+
+// parseNetworks reads NAME[:OPT=V[,OPT=V]…][,NAME…] (podman's form: the
+// options of one network follow its name, ip=, mac= and alias=).
+func parseNetworks(s string, c *container.Config) error {
+	var cur string
+	for _, part := range strings.Split(s, ",") {
+		name, opt, hasOpt := strings.Cut(part, ":")
+		if !strings.Contains(name, "=") {
+			if name == "" {
+				return fmt.Errorf("--network %s: empty network name", s)
+			}
+			if slices.Contains(c.Networks, name) {
+				return fmt.Errorf("--network %s: network %s given twice", s, name)
+			}
+			cur = name
+			c.Networks = append(c.Networks, cur)
+			if !hasOpt {
+				continue
+			}
+		} else {
+			opt = part
+		}
+		if cur == "" {
+			return fmt.Errorf("--network %s: an option before any network name", s)
+		}
+		k, v, _ := strings.Cut(opt, "=")
+		if c.NetworkOptions == nil {
+			c.NetworkOptions = map[string]network.Options{}
+		}
+		o := c.NetworkOptions[cur]
+		switch k {
+		case "ip":
+			if ip := net.ParseIP(v); ip == nil || ip.To4() == nil {
+				return fmt.Errorf("--network %s: ip=%s is not an IPv4 address", s, v)
+			}
+			o.IP = v
+		case "mac":
+			if _, err := net.ParseMAC(v); err != nil {
+				return fmt.Errorf("--network %s: mac=%s: %w", s, v, err)
+			}
+			o.MAC = v
+		case "alias":
+			if v == "" {
+				return fmt.Errorf("--network %s: empty alias", s)
+			}
+			o.Aliases = append(o.Aliases, v)
+		default:
+			return fmt.Errorf("--network %s: unknown option %q (want ip=, mac= or alias=)", s, k)
+		}
+		c.NetworkOptions[cur] = o
+	}
 	return nil
 }
 
