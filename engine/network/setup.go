@@ -45,13 +45,13 @@ func (p PortMapping) String() string {
 
 // Attachment is what a container got on one network.
 type Attachment struct {
-	Network    string `json:"network"`
-	ID         string `json:"networkID"`
-	Bridge     string `json:"bridge"`
-	Interface  string `json:"interface"`
-	IP         string `json:"ip"`
-	PrefixLen  int    `json:"prefixLen"`
-	Gateway    string `json:"gateway"`
+	Network    string   `json:"network"`
+	ID         string   `json:"networkID"`
+	Bridge     string   `json:"bridge"`
+	Interface  string   `json:"interface"`
+	IP         string   `json:"ip"`
+	PrefixLen  int      `json:"prefixLen"`
+	Gateway    string   `json:"gateway"`
 	MacAddress string   `json:"mac,omitempty"`
 	Aliases    []string `json:"aliases,omitempty"`
 }
