@@ -44,6 +44,20 @@ func (e *Engine) resolveNetworks(cfg *Config, img *v1.Image) error {
 			cfg.Network = "bridge"
 		}
 	}
+	if target, ok := strings.CutPrefix(cfg.Network, "container:"); ok {
+		other, err := e.Lookup(target)
+		if err != nil {
+			return fmt.Errorf("--network container:%s: %w", target, err)
+		}
+		if other.ID == cfg.ID {
+			return errors.New("a container cannot join its own network namespace")
+		}
+		cfg.Network = "container:" + other.ID
+		if len(cfg.Networks) > 0 || len(cfg.Ports) > 0 || cfg.PublishAll {
+			return fmt.Errorf("--network container:%s cannot be combined with networks or published ports", target)
+		}
+		return nil
+	}
 	if cfg.PublishAll && img != nil {
 		for p := range img.Config.ExposedPorts {
 			num, proto, _ := strings.Cut(p, "/")
@@ -139,6 +153,23 @@ func (e *Engine) teardownNetwork(ctx context.Context, c *Container) {
 		logrus.Warnf("tearing down the network of %s: %v", c.Name, err)
 	}
 	c.State.Net = nil
+}
+
+// joinedNetNS is the network namespace of the running container that a
+// --network container:ID container joins, and that container.
+func (e *Engine) joinedNetNS(c *Container) (string, *Container, error) {
+	id := strings.TrimPrefix(c.Network, "container:")
+	other, err := e.Lookup(id)
+	if err != nil {
+		return "", nil, fmt.Errorf("the network namespace of container %s: %w", c.Name, err)
+	}
+	switch {
+	case other.State.Net != nil:
+		return other.State.Net.NetNS, other, nil
+	case other.Running() && other.State.Pid != 0:
+		return fmt.Sprintf("/proc/%d/ns/net", other.State.Pid), other, nil
+	}
+	return "", nil, fmt.Errorf("container %s joins the network namespace of %s, which is not running: %w", c.Name, other.Name, ErrInvalidState)
 }
 
 // NetworkUsers maps each network name to the containers whose record

@@ -231,6 +231,13 @@ func (e *Engine) buildSpec(c *Container, mountpoint, bundle string) (*specs.Spec
 		}
 		s.Network, s.NetNSPath = "", c.State.Net.NetNS
 	}
+	if strings.HasPrefix(c.Network, "container:") {
+		p, _, err := e.joinedNetNS(c)
+		if err != nil {
+			return nil, err
+		}
+		s.Network, s.NetNSPath = "", p
+	}
 	if !e.Rootless {
 		s.CgroupsPath = "/ocisuite/" + c.ID
 	}

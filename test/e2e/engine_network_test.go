@@ -461,3 +461,40 @@ func TestEngineNetworkStaticOptions(t *testing.T) {
 		assertOneLine(t, res.Stderr)
 	}
 }
+
+// --network container:NAME shares another container's network namespace:
+// its loopback and its address.
+func TestEngineNetworkContainerMode(t *testing.T) {
+	e := containerStore(t)
+	e.must(t, "run", "-d", "--name", "owner", "bb", "sh", "-c", "mkdir -p /www && echo shared > /www/index.html && exec httpd -f -p 127.0.0.1:80 -h /www")
+	ip := e.netInspect(t, "owner").NetworkSettings.IPAddress
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res := e.run(t, "run", "--rm", "--network", "container:owner", "bb", "sh", "-c", "timeout 5 wget -q -O - http://127.0.0.1/ && ip -o -4 addr show eth0")
+		if res.Code == 0 {
+			if !strings.HasPrefix(res.Stdout, "shared\n") || !strings.Contains(res.Stdout, "inet "+ip+"/") {
+				t.Fatalf("in owner's namespace: %q (owner's address %s)", res.Stdout, ip)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container:owner: %s", res.Combined())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if res := e.run(t, "run", "--rm", "--network", "container:nobody", "bb", "true"); res.Code != 125 {
+		t.Fatalf("container:nobody: exit %d", res.Code)
+	}
+	if res := e.run(t, "run", "--rm", "--network", "container:owner", "-p", "8080:80", "bb", "true"); res.Code != 125 {
+		t.Fatalf("container: with -p: exit %d", res.Code)
+	}
+	e.must(t, "stop", "-t", "0", "owner")
+	res := e.run(t, "run", "--rm", "--network", "container:owner", "bb", "true")
+	if res.Code != 125 {
+		t.Fatalf("joining a stopped container: exit %d", res.Code)
+	}
+	assertOneLine(t, res.Stderr, "owner", "not running")
+	if out := e.must(t, "ps", "-a", "--format", "{{.Names}}").Stdout; out != "owner\n" {
+		t.Fatalf("containers after refused runs: %q", out)
+	}
+}

@@ -39,7 +39,11 @@ func (f *createFlags) networkOptions(c *container.Config) error {
 	case "private", "slirp4netns", "pasta":
 		return fmt.Errorf("--network %s is not supported", f.network)
 	default:
-		if strings.HasPrefix(f.network, "container:") || strings.HasPrefix(f.network, "ns:") {
+		if strings.HasPrefix(f.network, "container:") {
+			c.Network = f.network
+			break
+		}
+		if strings.HasPrefix(f.network, "ns:") {
 			return fmt.Errorf("--network %s is not supported yet", f.network)
 		}
 		c.Network = "bridge"
