@@ -392,3 +392,73 @@ func (e *Engine) PruneNetworks(ctx context.Context) ([]string, error) {
 	}
 	return removed, errors.Join(errs...)
 }
+
+// ConnectNetwork joins a container to one more network: in its record, and
+// at once when it runs.
+func (e *Engine) ConnectNetwork(ctx context.Context, id, name string, o network.Options) error {
+	c, unlock, err := e.acquire(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if c.Network != "bridge" {
+		return fmt.Errorf("container %s has network mode %s: only bridge containers join networks", c.Name, c.Network)
+	}
+	n, err := e.Networks().Get(name)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(c.Networks, n.Name) {
+		return fmt.Errorf("container %s is already connected to network %s", c.Name, n.Name)
+	}
+	if len(o.Aliases) > 0 && !n.DNSEnabled {
+		return fmt.Errorf("network %s has DNS disabled: aliases need DNS", n.Name)
+	}
+	if c.State.Net != nil {
+		a, err := e.Networks().Connect(ctx, c.ID, c.Name, c.State.Net, n.Name, o)
+		if err != nil {
+			return fmt.Errorf("connecting %s to %s: %w", c.Name, n.Name, err)
+		}
+		c.State.Net.Attachments = append(c.State.Net.Attachments, *a)
+		if err := e.writeState(c.ID, c.State); err != nil {
+			return err
+		}
+	}
+	c.Networks = append(c.Networks, n.Name)
+	if o.IP != "" || o.MAC != "" || len(o.Aliases) > 0 {
+		if c.NetworkOptions == nil {
+			c.NetworkOptions = map[string]network.Options{}
+		}
+		c.NetworkOptions[n.Name] = o
+	}
+	return e.saveConfig(c.Config)
+}
+
+// DisconnectNetwork takes a container off a network: at once when it runs,
+// and from its record.
+func (e *Engine) DisconnectNetwork(ctx context.Context, id, name string) error {
+	c, unlock, err := e.acquire(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	n, err := e.Networks().Get(name)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(c.Networks, n.Name) {
+		return fmt.Errorf("container %s is not connected to network %s", c.Name, n.Name)
+	}
+	if c.State.Net != nil && slices.ContainsFunc(c.State.Net.Attachments, func(a network.Attachment) bool { return a.Network == n.Name }) {
+		if err := e.Networks().Disconnect(ctx, c.ID, c.Name, c.State.Net, n.Name); err != nil {
+			return fmt.Errorf("disconnecting %s from %s: %w", c.Name, n.Name, err)
+		}
+		c.State.Net.Attachments = slices.DeleteFunc(c.State.Net.Attachments, func(a network.Attachment) bool { return a.Network == n.Name })
+		if err := e.writeState(c.ID, c.State); err != nil {
+			return err
+		}
+	}
+	c.Networks = slices.DeleteFunc(c.Networks, func(s string) bool { return s == n.Name })
+	delete(c.NetworkOptions, n.Name)
+	return e.saveConfig(c.Config)
+}

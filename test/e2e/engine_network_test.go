@@ -498,3 +498,54 @@ func TestEngineNetworkContainerMode(t *testing.T) {
 		t.Fatalf("containers after refused runs: %q", out)
 	}
 }
+
+// network connect/disconnect on a running container: a new interface with
+// an address on the network (reachable by alias from it), then gone with
+// its host veth.
+func TestEngineNetworkConnect(t *testing.T) {
+	e := containerStore(t)
+	e.must(t, "network", "create", "--subnet", "10.89.220.0/24", "nt-conn")
+	e.must(t, "run", "-d", "--name", "mover", "bb", "sh", "-c", "mkdir -p /www && echo mover > /www/index.html && exec httpd -f -p 80 -h /www")
+	e.must(t, "run", "-d", "--name", "there", "--network", "nt-conn", "bb", "sleep", "1000")
+	e.must(t, "network", "connect", "--ip", "10.89.220.50", "--alias", "moved", "nt-conn", "mover")
+	out := e.must(t, "exec", "mover", "ip", "-o", "-4", "addr").Stdout
+	if !strings.Contains(out, "eth1") || !strings.Contains(out, "inet 10.89.220.50/24") || !strings.Contains(out, "inet 10.88.") {
+		t.Fatalf("addresses after connect:\n%s", out)
+	}
+	if n := e.netInspect(t, "mover").NetworkSettings.Networks; n["nt-conn"].IPAddress != "10.89.220.50" || n["podman"].IPAddress == "" {
+		t.Fatalf("inspect after connect: %+v", n)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res := e.run(t, "exec", "there", "timeout", "5", "wget", "-q", "-O", "-", "http://moved/")
+		if res.Code == 0 && res.Stdout == "mover\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("wget moved from there: %s", res.Combined())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if res := e.run(t, "network", "connect", "nt-conn", "mover"); res.Code != 125 {
+		t.Fatalf("connecting twice: exit %d", res.Code)
+	}
+	e.must(t, "network", "disconnect", "nt-conn", "mover")
+	out = e.must(t, "exec", "mover", "ip", "-o", "-4", "addr").Stdout
+	if strings.Contains(out, "10.89.220.50") || strings.Contains(out, "eth1") {
+		t.Fatalf("addresses after disconnect:\n%s", out)
+	}
+	if n := e.netInspect(t, "mover").NetworkSettings.Networks; len(n) != 1 || n["podman"].IPAddress == "" {
+		t.Fatalf("inspect after disconnect: %+v", n)
+	}
+	if res := e.run(t, "network", "disconnect", "nt-conn", "mover"); res.Code != 125 {
+		t.Fatalf("disconnecting twice: exit %d", res.Code)
+	}
+	// The record keeps what was connected: a stopped container connected
+	// joins the network at its next start.
+	e.must(t, "stop", "-t", "0", "mover")
+	e.must(t, "network", "connect", "nt-conn", "mover")
+	e.must(t, "start", "mover")
+	if n := e.netInspect(t, "mover").NetworkSettings.Networks; !strings.HasPrefix(n["nt-conn"].IPAddress, "10.89.220.") {
+		t.Fatalf("inspect after connect while stopped: %+v", n)
+	}
+}

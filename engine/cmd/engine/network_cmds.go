@@ -24,7 +24,8 @@ func networkCommands(g *globalOptions) []*cobra.Command {
 		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	group.AddCommand(newNetworkCreateCmd(g), newNetworkLsCmd(g), newNetworkInspectCmd(g),
-		newNetworkRmCmd(g), newNetworkExistsCmd(g), newNetworkPruneCmd(g))
+		newNetworkRmCmd(g), newNetworkExistsCmd(g), newNetworkPruneCmd(g),
+		newNetworkConnectCmd(g), newNetworkDisconnectCmd(g))
 	return []*cobra.Command{group}
 }
 
@@ -237,5 +238,48 @@ func newNetworkPruneCmd(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	return cmd
+}
+
+func newNetworkConnectCmd(g *globalOptions) *cobra.Command {
+	var o network.Options
+	cmd := &cobra.Command{
+		Use:   "connect [flags] NETWORK CONTAINER",
+		Short: "Connect a container to a network (at once when it runs)",
+		Args:  cli.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.IP != "" && net.ParseIP(o.IP).To4() == nil {
+				return cli.Usage(fmt.Errorf("--ip %s: not an IPv4 address", o.IP))
+			}
+			if o.MAC != "" {
+				if _, err := net.ParseMAC(o.MAC); err != nil {
+					return cli.Usage(fmt.Errorf("--mac-address %s: %w", o.MAC, err))
+				}
+			}
+			return withSession(cmd, g, func(ctx context.Context, s *session) error {
+				return s.engine.ConnectNetwork(ctx, args[1], args[0], o)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.IP, "ip", "", "IPv4 `address` on the network")
+	f.StringVar(&o.MAC, "mac-address", "", "MAC `address` of the interface")
+	f.StringArrayVar(&o.Aliases, "alias", nil, "DNS `alias` on the network")
+	return cmd
+}
+
+func newNetworkDisconnectCmd(g *globalOptions) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "disconnect [flags] NETWORK CONTAINER",
+		Short: "Disconnect a container from a network (at once when it runs)",
+		Args:  cli.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withSession(cmd, g, func(ctx context.Context, s *session) error {
+				return s.engine.DisconnectNetwork(ctx, args[1], args[0])
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "accepted for podman compatibility")
 	return cmd
 }

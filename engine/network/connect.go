@@ -1,0 +1,104 @@
+package network
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"slices"
+)
+
+// Connect attaches a running container's namespace (st) to one more
+// network: a lease, then netavark's setup of that network alone on the
+// next free ethN. Published ports stay on the networks the container
+// started with.
+func (s Store) Connect(ctx context.Context, containerID, containerName string, st *Status, name string, o Options) (*Attachment, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	n, err := s.get(name)
+	if err != nil {
+		return nil, err
+	}
+	iface := ""
+	for i := 0; iface == ""; i++ {
+		cand := fmt.Sprintf("eth%d", i)
+		if !slices.ContainsFunc(st.Attachments, func(a Attachment) bool { return a.Interface == cand }) {
+			iface = cand
+		}
+	}
+	ip, err := s.lease(n, containerID, o.IP)
+	if err != nil {
+		return nil, err
+	}
+	pn := perNetwork{InterfaceName: iface, StaticIPs: []string{ip}, StaticMAC: o.MAC}
+	if n.DNSEnabled {
+		pn.Aliases = append([]string{containerName, containerID[:12]}, o.Aliases...)
+	}
+	opts := netavarkOptions{
+		ContainerID: containerID, ContainerName: containerName,
+		Networks:    map[string]perNetwork{n.Name: pn},
+		NetworkInfo: map[string]*Network{n.Name: n},
+	}
+	out, err := s.netavark(ctx, "setup", st.NetNS, opts)
+	var res netavarkResult
+	if err == nil {
+		if err = json.Unmarshal(out, &res); err != nil {
+			err = fmt.Errorf("netavark's answer: %w", err)
+		}
+	}
+	if err != nil {
+		_, _ = s.netavark(context.WithoutCancel(ctx), "teardown", st.NetNS, opts)
+		s.releaseAll(containerID, []string{n.NetworkInterface})
+		return nil, err
+	}
+	a := &Attachment{Network: n.Name, ID: n.ID, Bridge: n.NetworkInterface, Interface: iface, Aliases: o.Aliases}
+	if r, ok := res[n.Name].Interfaces[iface]; ok {
+		a.MacAddress = r.MacAddress
+		for _, sn := range r.Subnets {
+			if ip, ipn, err := net.ParseCIDR(sn.IPNet); err == nil {
+				a.IP = ip.String()
+				a.PrefixLen, _ = ipn.Mask.Size()
+				a.Gateway = sn.Gateway
+			}
+		}
+	}
+	return a, nil
+}
+
+// Disconnect undoes Connect (or Setup) for one network of a running
+// container: netavark's teardown of that network, then its lease.
+func (s Store) Disconnect(ctx context.Context, containerID, containerName string, st *Status, name string) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	i := slices.IndexFunc(st.Attachments, func(a Attachment) bool { return a.Network == name })
+	if i < 0 {
+		return fmt.Errorf("container %s is not connected to network %s", containerName, name)
+	}
+	a := st.Attachments[i]
+	if n, err := s.get(name); err == nil {
+		pn := perNetwork{InterfaceName: a.Interface}
+		if a.IP != "" {
+			pn.StaticIPs = []string{a.IP}
+		}
+		opts := netavarkOptions{
+			ContainerID: containerID, ContainerName: containerName,
+			Networks:    map[string]perNetwork{n.Name: pn},
+			NetworkInfo: map[string]*Network{n.Name: n},
+		}
+		// The ports were set up with the first network; they go with it.
+		if i == 0 {
+			opts.PortMappings = st.Ports
+		}
+		if _, err := s.netavark(ctx, "teardown", st.NetNS, opts); err != nil {
+			return err
+		}
+	}
+	s.releaseAll(containerID, []string{a.Bridge})
+	return nil
+}
