@@ -119,6 +119,10 @@ type CheckpointOptions struct {
 	// CreateImage stores the export archive as a one-layer checkpoint
 	// image under this name.
 	CreateImage string
+	// IgnoreRootfs leaves the root filesystem changes out of the export;
+	// IgnoreVolumes leaves out the named volumes' content.
+	IgnoreRootfs  bool
+	IgnoreVolumes bool
 }
 
 // CheckpointResult is what one checkpoint did.
@@ -220,7 +224,7 @@ func (e *Engine) Checkpoint(ctx context.Context, id string, o CheckpointOptions)
 	}
 	e.event(c, "checkpoint")
 	if o.Export != "" {
-		if err := e.exportCheckpoint(c, imgDir, o.Export, o.Compress); err != nil {
+		if err := e.exportCheckpoint(c, imgDir, o.Export, o); err != nil {
 			return nil, err
 		}
 	}
@@ -231,7 +235,7 @@ func (e *Engine) Checkpoint(ctx context.Context, id string, o CheckpointOptions)
 		}
 		defer os.RemoveAll(tmp)
 		p := filepath.Join(tmp, checkpointImageArchive)
-		if err := e.exportCheckpoint(c, imgDir, p, o.Compress); err != nil {
+		if err := e.exportCheckpoint(c, imgDir, p, o); err != nil {
 			return nil, err
 		}
 		if _, err := e.createCheckpointImage(ctx, c, p, o.CreateImage); err != nil {
@@ -284,6 +288,10 @@ type RestoreOptions struct {
 	FileLocks      bool
 	// Name is the new container's name for an import ("" = the archive's).
 	Name string
+	// IgnoreRootfs does not apply an import's root filesystem changes;
+	// IgnoreVolumes does not fill its named volumes from the archive.
+	IgnoreRootfs  bool
+	IgnoreVolumes bool
 }
 
 // RestoreResult is what one restore did.
@@ -302,6 +310,9 @@ func (e *Engine) Restore(ctx context.Context, id string, o RestoreOptions) (*Res
 	criuPath, _, err := FindCRIU()
 	if err != nil {
 		return nil, err
+	}
+	if o.IgnoreRootfs || o.IgnoreVolumes {
+		return nil, errors.New("--ignore-rootfs and --ignore-volumes apply to --import or a checkpoint image: a container restored in place keeps its own")
 	}
 	c, unlock, err := e.acquire(id)
 	if err != nil {

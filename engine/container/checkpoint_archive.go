@@ -44,6 +44,7 @@ const (
 	archiveDeleted  = "deleted.json"
 	archiveSpec     = "spec.json"
 	archiveImages   = "checkpoint"
+	archiveVolumes  = "volumes"
 )
 
 // ErrBadArchive is an archive that cannot be imported.
@@ -59,8 +60,13 @@ type CheckpointManifest struct {
 	// ImageDigest is the image's manifest digest, pulled by when the
 	// target lacks the image.
 	ImageDigest string `json:"imageDigest,omitempty"`
-	CRIU        string `json:"criu,omitempty"`
-	Config      Config `json:"config"`
+	// RootfsIgnored: the archive has no root filesystem changes
+	// (checkpoint --ignore-rootfs).
+	RootfsIgnored bool `json:"rootfsIgnored,omitempty"`
+	// Volumes are the named volumes whose content is in volumes/NAME.tar.
+	Volumes []string `json:"volumes,omitempty"`
+	CRIU    string   `json:"criu,omitempty"`
+	Config  Config   `json:"config"`
 }
 
 type indexEntry struct {
@@ -122,8 +128,8 @@ func (a *archiveWriter) addFile(name, p string) error {
 
 // exportCheckpoint writes c's checkpoint (images in imgDir) and root
 // filesystem changes as one archive at dest, atomically.
-func (e *Engine) exportCheckpoint(c *Container, imgDir, dest, compress string) error {
-	comp, err := archiveCompression(compress)
+func (e *Engine) exportCheckpoint(c *Container, imgDir, dest string, o CheckpointOptions) error {
+	comp, err := archiveCompression(o.Compress)
 	if err != nil {
 		return err
 	}
@@ -131,7 +137,15 @@ func (e *Engine) exportCheckpoint(c *Container, imgDir, dest, compress string) e
 	if err != nil {
 		return err
 	}
-	m := CheckpointManifest{Version: archiveVersion, Engine: cli.Version, Created: time.Now().UTC(), Image: c.ImageName, ImageID: c.ImageID, Config: c.Config}
+	m := CheckpointManifest{Version: archiveVersion, Engine: cli.Version, Created: time.Now().UTC(), Image: c.ImageName, ImageID: c.ImageID, Config: c.Config, RootfsIgnored: o.IgnoreRootfs}
+	var volFiles map[string]string
+	if !o.IgnoreVolumes {
+		var cleanup func()
+		if m.Volumes, volFiles, cleanup, err = e.exportVolumes(c, filepath.Dir(imgDir)); err != nil {
+			return err
+		}
+		defer cleanup()
+	}
 	if m.Image == "" {
 		m.Image = c.Image
 	}
@@ -152,24 +166,31 @@ func (e *Engine) exportCheckpoint(c *Container, imgDir, dest, compress string) e
 	}
 	defer os.Remove(diffFile.Name())
 	defer diffFile.Close()
-	uncompressed := archive.Uncompressed
-	rc, err := e.Store.Diff("", sc.LayerID, &storage.DiffOptions{Compression: &uncompressed})
-	if err != nil {
-		return fmt.Errorf("reading the root filesystem changes of %s: %w", c.Name, err)
-	}
-	_, err = io.Copy(diffFile, rc)
-	rc.Close()
-	if err != nil {
-		return fmt.Errorf("reading the root filesystem changes of %s: %w", c.Name, err)
-	}
-	changes, err := e.Store.Changes("", sc.LayerID)
-	if err != nil {
-		return fmt.Errorf("listing the root filesystem changes of %s: %w", c.Name, err)
-	}
 	deleted := []string{}
-	for _, ch := range changes {
-		if ch.Kind == archive.ChangeDelete {
-			deleted = append(deleted, ch.Path)
+	if o.IgnoreRootfs {
+		// An empty tar: the entry stays, with nothing to apply.
+		if err := tar.NewWriter(diffFile).Close(); err != nil {
+			return err
+		}
+	} else {
+		uncompressed := archive.Uncompressed
+		rc, err := e.Store.Diff("", sc.LayerID, &storage.DiffOptions{Compression: &uncompressed})
+		if err != nil {
+			return fmt.Errorf("reading the root filesystem changes of %s: %w", c.Name, err)
+		}
+		_, err = io.Copy(diffFile, rc)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("reading the root filesystem changes of %s: %w", c.Name, err)
+		}
+		changes, err := e.Store.Changes("", sc.LayerID)
+		if err != nil {
+			return fmt.Errorf("listing the root filesystem changes of %s: %w", c.Name, err)
+		}
+		for _, ch := range changes {
+			if ch.Kind == archive.ChangeDelete {
+				deleted = append(deleted, ch.Path)
+			}
 		}
 	}
 	db, _ := json.Marshal(deleted)
@@ -225,6 +246,11 @@ func (e *Engine) exportCheckpoint(c *Container, imgDir, dest, compress string) e
 	if err := a.addBytes(archiveDeleted, db); err != nil {
 		return err
 	}
+	for _, v := range m.Volumes {
+		if err := a.addFile(archiveVolumes+"/"+v+".tar", volFiles[v]); err != nil {
+			return err
+		}
+	}
 	ib, err := json.Marshal(a.index)
 	if err != nil {
 		return err
@@ -272,6 +298,9 @@ func archiveName(name string) (string, error) {
 	if dir == archiveImages+"/" && base != "" {
 		return clean, nil
 	}
+	if dir == archiveVolumes+"/" && strings.HasSuffix(base, ".tar") && len(base) > len(".tar") {
+		return clean, nil
+	}
 	return "", fmt.Errorf("%w: unexpected entry %q", ErrBadArchive, name)
 }
 
@@ -305,8 +334,11 @@ func readArchive(r io.Reader, dir string) (*CheckpointManifest, error) {
 			return nil, fmt.Errorf("%w: entry %q after the index", ErrBadArchive, hdr.Name)
 		}
 		if hdr.Typeflag == tar.TypeDir {
-			if _, err := archiveName(strings.TrimSuffix(hdr.Name, "/") + "/x"); err != nil && strings.TrimSuffix(path.Clean(hdr.Name), "/") != archiveImages {
-				return nil, err
+			if d := strings.TrimSuffix(path.Clean(hdr.Name), "/"); d != archiveImages && d != archiveVolumes {
+				if _, err := archiveName(hdr.Name); err != nil {
+					return nil, err
+				}
+				return nil, fmt.Errorf("%w: unexpected directory %q", ErrBadArchive, hdr.Name)
 			}
 			continue
 		}
@@ -439,7 +471,7 @@ func (e *Engine) RestoreImport(ctx context.Context, r io.Reader, o RestoreOption
 			}
 		}
 	}()
-	res, err := e.importInto(ctx, c, tmp, criuPath, o)
+	res, err := e.importInto(ctx, c, m, tmp, criuPath, o)
 	if err != nil {
 		return nil, e.keepRestoreLog(c, err)
 	}
@@ -488,28 +520,35 @@ func (e *Engine) checkpointImage(ctx context.Context, m *CheckpointManifest) (st
 
 // importInto fills the new container c from the unpacked archive in dir
 // and restores it.
-func (e *Engine) importInto(ctx context.Context, c *Container, dir, criuPath string, o RestoreOptions) (*RestoreResult, error) {
-	sc, err := e.Store.Container(c.ID)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open(filepath.Join(dir, archiveDiff))
-	if err != nil {
-		return nil, err
-	}
-	_, err = e.Store.ApplyDiff(sc.LayerID, f)
-	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("applying the root filesystem changes: %w", err)
-	}
-	var deleted []string
-	if b, err := os.ReadFile(filepath.Join(dir, archiveDeleted)); err == nil {
-		if err := json.Unmarshal(b, &deleted); err != nil {
-			return nil, fmt.Errorf("%w: corrupt %s: %v", ErrBadArchive, archiveDeleted, err)
+func (e *Engine) importInto(ctx context.Context, c *Container, m *CheckpointManifest, dir, criuPath string, o RestoreOptions) (*RestoreResult, error) {
+	if !o.IgnoreRootfs && !m.RootfsIgnored {
+		sc, err := e.Store.Container(c.ID)
+		if err != nil {
+			return nil, err
+		}
+		f, err := os.Open(filepath.Join(dir, archiveDiff))
+		if err != nil {
+			return nil, err
+		}
+		_, err = e.Store.ApplyDiff(sc.LayerID, f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("applying the root filesystem changes: %w", err)
+		}
+		var deleted []string
+		if b, err := os.ReadFile(filepath.Join(dir, archiveDeleted)); err == nil {
+			if err := json.Unmarshal(b, &deleted); err != nil {
+				return nil, fmt.Errorf("%w: corrupt %s: %v", ErrBadArchive, archiveDeleted, err)
+			}
+		}
+		if err := e.removeDeleted(c, deleted); err != nil {
+			return nil, err
 		}
 	}
-	if err := e.removeDeleted(c, deleted); err != nil {
-		return nil, err
+	if !o.IgnoreVolumes {
+		if err := e.importVolumes(m, dir); err != nil {
+			return nil, err
+		}
 	}
 	imgDir, err := e.checkpointDir(c.ID)
 	if err != nil {

@@ -260,3 +260,52 @@ func TestEngineCheckpointMorePullsBaseImage(t *testing.T) {
 		t.Fatalf("the refused restore left %q", out)
 	}
 }
+
+// Named volumes travel in the archive unless --ignore-volumes (on
+// checkpoint or on restore); --ignore-rootfs leaves the root filesystem
+// changes behind (on checkpoint or on restore). The process goes on in
+// every case.
+func TestEngineCheckpointMoreIgnoreRootfsVolumes(t *testing.T) {
+	src := containerStore(t)
+	dir := t.TempDir()
+	src.must(t, "run", "-d", "--name", "loop", "-v", "data:/data", "bb", counterLoop[0], counterLoop[1], counterLoop[2])
+	src.must(t, "exec", "loop", "sh", "-c", "echo vol > /data/f && echo root > /root/written")
+	src.waitCounter(t, "loop", 10)
+	full := filepath.Join(dir, "full.tar")
+	src.must(t, "container", "checkpoint", "-R", "-e", full, "loop")
+	bare := filepath.Join(dir, "bare.tar")
+	src.must(t, "container", "checkpoint", "-R", "--ignore-rootfs", "--ignore-volumes", "-e", bare, "loop")
+
+	has := func(e *engineStore, name, path string) bool {
+		return e.run(t, "exec", name, "test", "-e", path).Code == 0
+	}
+	check := func(archive string, restoreFlags []string, wantRoot, wantVol bool) {
+		t.Helper()
+		dst := containerStore(t)
+		dst.must(t, append([]string{"container", "restore", "-i", archive, "-n", "copy"}, restoreFlags...)...)
+		dst.waitCounter(t, "copy", 1)
+		if got := has(dst, "copy", "/root/written"); got != wantRoot {
+			t.Errorf("%s %v: /root/written there: %v, want %v", filepath.Base(archive), restoreFlags, got, wantRoot)
+		}
+		if got := has(dst, "copy", "/data/f"); got != wantVol {
+			t.Errorf("%s %v: /data/f there: %v, want %v", filepath.Base(archive), restoreFlags, got, wantVol)
+		}
+		if wantVol {
+			if out := dst.must(t, "volume", "ls", "-q").Stdout; !strings.Contains(out, "data") {
+				t.Errorf("volume data not created on the target: %q", out)
+			}
+		}
+		dst.settle(t)
+	}
+	check(full, nil, true, true)
+	check(bare, nil, false, false)
+	check(full, []string{"--ignore-rootfs"}, false, true)
+	check(full, []string{"--ignore-volumes"}, true, false)
+
+	// In place they mean nothing: a usage error.
+	res := src.run(t, "container", "restore", "--ignore-rootfs", "loop")
+	if res.Code != 125 {
+		t.Fatalf("restore --ignore-rootfs in place: exit %d", res.Code)
+	}
+	assertOneLine(t, res.Stderr, "--import")
+}

@@ -24,6 +24,9 @@ func newCheckpointCmd(g *globalOptions) *cobra.Command {
 			if o.Export != "" && (all || len(args) != 1) {
 				return cli.Usage(errors.New("--export takes exactly one container"))
 			}
+			if (o.IgnoreRootfs || o.IgnoreVolumes) && o.Export == "" && o.CreateImage == "" {
+				return cli.Usage(errors.New("--ignore-rootfs and --ignore-volumes need --export or --create-image"))
+			}
 			if o.CreateImage != "" && (all || len(args) != 1) {
 				return cli.Usage(errors.New("--create-image takes exactly one container"))
 			}
@@ -56,6 +59,8 @@ func newCheckpointCmd(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.FileLocks, "file-locks", false, "checkpoint file locks")
 	f.StringVarP(&o.Export, "export", "e", "", "also write the checkpoint as one archive `file`")
 	f.StringVar(&o.Compress, "compress", "zstd", "compression of the --export archive: zstd, gzip or none")
+	f.BoolVar(&o.IgnoreRootfs, "ignore-rootfs", false, "leave the root filesystem changes out of the --export archive or --create-image image")
+	f.BoolVar(&o.IgnoreVolumes, "ignore-volumes", false, "leave the named volumes' content out of the --export archive or --create-image image")
 	f.StringVar(&o.CreateImage, "create-image", "", "also store the checkpoint as a one-layer image `name` (push it, then restore IMAGE elsewhere)")
 	f.BoolVar(&printStats, "print-stats", false, "print CRIU's statistics as JSON")
 	return cmd
@@ -148,6 +153,9 @@ func newRestoreCmd(g *globalOptions) *cobra.Command {
 			if o.Name != "" {
 				return cli.Usage(errors.New("--name needs --import or a checkpoint image"))
 			}
+			if o.IgnoreRootfs || o.IgnoreVolumes {
+				return cli.Usage(errors.New("--ignore-rootfs and --ignore-volumes need --import or a checkpoint image"))
+			}
 			err := onContainers(cmd, g, all, args, func(c *container.Container) bool { return c.State.Checkpointed },
 				func(ctx context.Context, s *session, n string) (string, error) {
 					r, err := s.engine.Restore(ctx, n, o)
@@ -169,6 +177,8 @@ func newRestoreCmd(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.TCPEstablished, "tcp-established", false, "restore established TCP connections")
 	f.BoolVar(&o.FileLocks, "file-locks", false, "restore file locks")
 	f.StringVarP(&importFile, "import", "i", "", "create and restore a container from a checkpoint archive `file` (- for standard input); CONTAINER may also be a checkpoint image")
+	f.BoolVar(&o.IgnoreRootfs, "ignore-rootfs", false, "with --import or a checkpoint image, do not apply the archive's root filesystem changes")
+	f.BoolVar(&o.IgnoreVolumes, "ignore-volumes", false, "with --import or a checkpoint image, do not create and fill the archive's named volumes")
 	f.StringVarP(&o.Name, "name", "n", "", "with --import or a checkpoint image, the new container's `name`")
 	f.BoolVar(&printStats, "print-stats", false, "print CRIU's statistics as JSON")
 	return cmd
