@@ -462,3 +462,21 @@ func (e *Engine) DisconnectNetwork(ctx context.Context, id, name string) error {
 	delete(c.NetworkOptions, n.Name)
 	return e.saveConfig(c.Config)
 }
+
+// ReloadNetwork restores a running bridge container's interfaces and
+// firewall rules (network reload); other containers are left alone and
+// report false.
+func (e *Engine) ReloadNetwork(ctx context.Context, id string) (bool, error) {
+	c, unlock, err := e.acquire(id)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	if c.State.Net == nil || !c.Running() {
+		return false, nil
+	}
+	if err := e.Networks().Reload(ctx, c.ID, c.Name, c.State.Net, c.NetworkOptions); err != nil {
+		return false, fmt.Errorf("reloading the network of %s: %w", c.Name, err)
+	}
+	return true, nil
+}

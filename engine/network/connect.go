@@ -102,3 +102,40 @@ func (s Store) Disconnect(ctx context.Context, containerID, containerName string
 	s.releaseAll(containerID, []string{a.Bridge})
 	return nil
 }
+
+// Reload sets a running container's networks up again in its namespace,
+// with the same addresses, MACs, aliases and ports: netavark's teardown
+// (errors ignored, rules may be gone), then its setup. It restores
+// firewall rules that were flushed, as podman's network reload does.
+func (s Store) Reload(ctx context.Context, containerID, containerName string, st *Status, options map[string]Options) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	opts := netavarkOptions{
+		ContainerID: containerID, ContainerName: containerName, PortMappings: st.Ports,
+		Networks: map[string]perNetwork{}, NetworkInfo: map[string]*Network{},
+	}
+	for _, a := range st.Attachments {
+		n, err := s.get(a.Network)
+		if err != nil {
+			return err
+		}
+		pn := perNetwork{InterfaceName: a.Interface, StaticMAC: a.MacAddress}
+		if a.IP != "" {
+			pn.StaticIPs = []string{a.IP}
+		}
+		if n.DNSEnabled {
+			pn.Aliases = append([]string{containerName, containerID[:12]}, options[n.Name].Aliases...)
+		}
+		opts.Networks[n.Name] = pn
+		opts.NetworkInfo[n.Name] = n
+	}
+	if len(opts.Networks) == 0 {
+		return nil
+	}
+	_, _ = s.netavark(ctx, "teardown", st.NetNS, opts)
+	_, err = s.netavark(ctx, "setup", st.NetNS, opts)
+	return err
+}

@@ -549,3 +549,65 @@ func TestEngineNetworkConnect(t *testing.T) {
 		t.Fatalf("inspect after connect while stopped: %+v", n)
 	}
 }
+
+// deleteRulesOf deletes the iptables rules that mention ip (only this
+// test's container's), as a firewall flush would.
+func deleteRulesOf(t *testing.T, ip string) int {
+	t.Helper()
+	rs, err := exec.Command("iptables-save").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, n := "", 0
+	for _, l := range strings.Split(string(rs), "\n") {
+		if strings.HasPrefix(l, "*") {
+			table = l[1:]
+			continue
+		}
+		if !strings.HasPrefix(l, "-A ") || !(strings.Contains(l, " "+ip+"/") || strings.Contains(l, " "+ip+":") || strings.Contains(l, " "+ip+" ")) {
+			continue
+		}
+		args := append([]string{"-t", table, "-D"}, strings.Fields(l)[1:]...)
+		if out, err := exec.Command("iptables", args...).CombinedOutput(); err != nil {
+			t.Fatalf("iptables %v: %v: %s", args, err, out)
+		}
+		n++
+	}
+	return n
+}
+
+// network reload restores a running container's firewall rules.
+func TestEngineNetworkReload(t *testing.T) {
+	e := containerStore(t)
+	port := freeLoopbackPort(t)
+	e.must(t, "run", "-d", "--name", "rl", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "bb",
+		"sh", "-c", "mkdir -p /www && echo reloaded > /www/index.html && exec httpd -f -p 80 -h /www")
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	if got := fetch(t, url); got != "reloaded\n" {
+		t.Fatalf("GET: %q", got)
+	}
+	ip := e.netInspect(t, "rl").NetworkSettings.IPAddress
+	if n := deleteRulesOf(t, ip); n == 0 {
+		t.Fatalf("no rules for %s", ip)
+	}
+	c := &http.Client{Timeout: 2 * time.Second}
+	if resp, err := c.Get(url); err == nil {
+		resp.Body.Close()
+		t.Fatal("the port still answers without its rules")
+	}
+	id := strings.TrimSpace(e.must(t, "network", "reload", "rl").Stdout)
+	if id != e.inspect(t, "rl").ID {
+		t.Fatalf("network reload printed %q", id)
+	}
+	if got := fetch(t, url); got != "reloaded\n" {
+		t.Fatalf("GET after reload: %q", got)
+	}
+	if ip2 := e.netInspect(t, "rl").NetworkSettings.IPAddress; ip2 != ip {
+		t.Fatalf("address changed by reload: %s -> %s", ip, ip2)
+	}
+	e.must(t, "network", "reload", "--all")
+	e.must(t, "stop", "-t", "0", "rl")
+	if n := firewallRules(t, ip); n != 0 {
+		t.Fatalf("%d rules for %s after stop", n, ip)
+	}
+}

@@ -25,7 +25,7 @@ func networkCommands(g *globalOptions) []*cobra.Command {
 	}
 	group.AddCommand(newNetworkCreateCmd(g), newNetworkLsCmd(g), newNetworkInspectCmd(g),
 		newNetworkRmCmd(g), newNetworkExistsCmd(g), newNetworkPruneCmd(g),
-		newNetworkConnectCmd(g), newNetworkDisconnectCmd(g))
+		newNetworkConnectCmd(g), newNetworkDisconnectCmd(g), newNetworkReloadCmd(g))
 	return []*cobra.Command{group}
 }
 
@@ -281,5 +281,44 @@ func newNetworkDisconnectCmd(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "accepted for podman compatibility")
+	return cmd
+}
+
+func newNetworkReloadCmd(g *globalOptions) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "reload [flags] [CONTAINER...]",
+		Short: "Set running containers' networks up again (restores flushed firewall rules)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if all == (len(args) > 0) {
+				return cli.Usage(errors.New("give containers or --all, not both"))
+			}
+			return withSession(cmd, g, func(ctx context.Context, s *session) error {
+				names := args
+				if all {
+					cs, err := s.engine.List()
+					if err != nil {
+						return err
+					}
+					for _, c := range cs {
+						if c.State.Net != nil {
+							names = append(names, c.ID)
+						}
+					}
+				}
+				return eachContainer(cmd, names, func(n string) (string, error) {
+					c, err := s.engine.Lookup(n)
+					if err != nil {
+						return "", err
+					}
+					if _, err := s.engine.ReloadNetwork(ctx, c.ID); err != nil {
+						return "", err
+					}
+					return c.ID, nil
+				})
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "reload every running container with bridge networks")
 	return cmd
 }
