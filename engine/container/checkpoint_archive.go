@@ -22,6 +22,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ocisuite/suite/engine/image"
+	"github.com/ocisuite/suite/engine/volume"
 	"github.com/ocisuite/suite/shared/cli"
 	"github.com/ocisuite/suite/shared/oci"
 )
@@ -464,14 +465,20 @@ func (e *Engine) RestoreImport(ctx context.Context, r io.Reader, o RestoreOption
 		return nil, err
 	}
 	ok := false
+	var volumes []string // created by the import
 	defer func() {
 		if !ok {
 			if err := e.Remove(context.WithoutCancel(ctx), c.ID, RemoveOptions{Force: true, Volumes: true}); err != nil {
 				logrus.Warnf("removing container %s after the failed restore: %v", c.Name, err)
 			}
+			for _, v := range volumes {
+				if err := e.Volumes().Remove(v); err != nil && !errors.Is(err, volume.ErrNoSuchVolume) {
+					logrus.Warnf("removing volume %s after the failed restore: %v", v, err)
+				}
+			}
 		}
 	}()
-	res, err := e.importInto(ctx, c, m, tmp, criuPath, o)
+	res, err := e.importInto(ctx, c, m, tmp, criuPath, o, &volumes)
 	if err != nil {
 		return nil, e.keepRestoreLog(c, err)
 	}
@@ -501,6 +508,12 @@ func (e *Engine) checkpointImage(ctx context.Context, m *CheckpointManifest) (st
 		refs = append(refs, reference.TrimNamed(named).String()+"@"+m.ImageDigest)
 	}
 	refs = append(refs, m.Image)
+	had := map[string]bool{}
+	if imgs, err := e.Store.Images(); err == nil {
+		for _, img := range imgs {
+			had[img.ID] = true
+		}
+	}
 	var errs []string
 	for _, ref := range refs {
 		imgs, err := image.Pull(ctx, e.Store, ref, image.PullOptions{Policy: "missing"})
@@ -514,13 +527,23 @@ func (e *Engine) checkpointImage(ctx context.Context, m *CheckpointManifest) (st
 			}
 		}
 		errs = append(errs, fmt.Sprintf("%s is %.12s, not %.12s", ref, imgs[0].ID, m.ImageID))
+		// Not the checkpoint's image: it would stand in the way as a
+		// same-named image with another ID.
+		for _, img := range imgs {
+			if had[img.ID] {
+				continue
+			}
+			if _, rerrs := image.Remove(e.Store, []string{img.ID}, image.RemoveOptions{}); len(rerrs) > 0 {
+				logrus.Warnf("removing %s pulled for the restore: %v", ref, rerrs[0])
+			}
+		}
 	}
 	return "", fmt.Errorf("image %s (%.12s) that the checkpoint was made from is not in this store and pulling it failed: %s", m.Image, m.ImageID, strings.Join(errs, "; "))
 }
 
 // importInto fills the new container c from the unpacked archive in dir
 // and restores it.
-func (e *Engine) importInto(ctx context.Context, c *Container, m *CheckpointManifest, dir, criuPath string, o RestoreOptions) (*RestoreResult, error) {
+func (e *Engine) importInto(ctx context.Context, c *Container, m *CheckpointManifest, dir, criuPath string, o RestoreOptions, created *[]string) (*RestoreResult, error) {
 	if !o.IgnoreRootfs && !m.RootfsIgnored {
 		sc, err := e.Store.Container(c.ID)
 		if err != nil {
@@ -546,7 +569,7 @@ func (e *Engine) importInto(ctx context.Context, c *Container, m *CheckpointMani
 		}
 	}
 	if !o.IgnoreVolumes {
-		if err := e.importVolumes(m, dir); err != nil {
+		if err := e.importVolumes(m, dir, created); err != nil {
 			return nil, err
 		}
 	}

@@ -55,7 +55,8 @@ func (e *Engine) exportVolumes(c *Container, tmpDir string) (names []string, fil
 // importVolumes creates the archive's named volumes here and fills them
 // from volumes/NAME.tar. A volume that already exists here is used as it
 // is, not overwritten.
-func (e *Engine) importVolumes(m *CheckpointManifest, dir string) error {
+// created gets the names of the volumes it creates.
+func (e *Engine) importVolumes(m *CheckpointManifest, dir string, created *[]string) error {
 	vs := e.Volumes()
 	for _, name := range m.Volumes {
 		if _, err := vs.Get(name); err == nil {
@@ -67,6 +68,7 @@ func (e *Engine) importVolumes(m *CheckpointManifest, dir string) error {
 		if _, err := vs.Create(name, nil, nil); err != nil {
 			return fmt.Errorf("creating volume %s: %w", name, err)
 		}
+		*created = append(*created, name)
 		f, err := os.Open(filepath.Join(dir, archiveVolumes, name+".tar"))
 		if err != nil {
 			return fmt.Errorf("%w: volume %s is missing from it", ErrBadArchive, name)
