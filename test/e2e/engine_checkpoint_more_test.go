@@ -85,6 +85,19 @@ func TestEngineCheckpointMoreZombie(t *testing.T) {
 	if got := zombies(in.State.Pid); len(got) != 1 {
 		t.Fatalf("restored init %d has zombies %v, want one", in.State.Pid, got)
 	}
+
+	// And through an archive into another instance.
+	arch := filepath.Join(t.TempDir(), "z.tar")
+	e.must(t, "container", "checkpoint", "-R", "-e", arch, "z")
+	dst := containerStore(t)
+	dst.must(t, "container", "restore", "-i", arch, "-n", "z2")
+	in2 := dst.inspect(t, "z2")
+	if in2.State.Status != "running" {
+		t.Fatalf("the imported copy is %s", in2.State.Status)
+	}
+	if got := zombies(in2.State.Pid); len(got) != 1 {
+		t.Fatalf("imported init %d has zombies %v, want one", in2.State.Pid, got)
+	}
 }
 
 // A running exec session (not a child of the container's init, so not in
