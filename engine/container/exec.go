@@ -135,10 +135,16 @@ func (e *Engine) Exec(ctx context.Context, id string, o ExecOptions, stdio [3]*o
 	}
 	if !o.Detach {
 		cmd.Stdout, cmd.Stderr = stdio[1], stdio[2]
-	}
-	var stderr strings.Builder
-	if cmd.Stderr == nil {
-		cmd.Stderr = &stderr
+	} else {
+		// A detached process inherits runc's stdio: a file, not a pipe
+		// that Run would wait on for as long as the process lives.
+		errFile, err := os.CreateTemp(bundle, "exec-stderr-")
+		if err != nil {
+			return -1, err
+		}
+		defer os.Remove(errFile.Name())
+		defer errFile.Close()
+		cmd.Stderr = errFile
 	}
 	err = cmd.Run()
 	var ee *exec.ExitError

@@ -219,7 +219,11 @@ func TestEngineContainerMountsAndSecurity(t *testing.T) {
 	if field(e.must(t, "exec", "--privileged", "x", "cat", "/proc/self/status").Stdout, "CapEff") == "0000000000000000" {
 		t.Errorf("exec --privileged: no capabilities")
 	}
-	e.must(t, "exec", "-d", "x", "sh", "-c", "sleep 1; echo done > /tmp/bg")
+	start := time.Now()
+	e.must(t, "exec", "-d", "x", "sh", "-c", "sleep 3; echo done > /tmp/bg")
+	if time.Since(start) > 2*time.Second {
+		t.Errorf("exec -d waited for the detached process")
+	}
 	waitFor(t, func() bool { return e.run(t, "exec", "x", "cat", "/tmp/bg").Stdout == "done\n" })
 	// 126: a file that cannot be executed.
 	e.must(t, "exec", "x", "sh", "-c", "echo echo > /tmp/noexec; chmod 644 /tmp/noexec")
