@@ -49,6 +49,9 @@ func (s Store) Connect(ctx context.Context, containerID, containerName string, s
 			err = fmt.Errorf("netavark's answer: %w", err)
 		}
 	}
+	if err == nil {
+		err = isolateAll(opts)
+	}
 	if err != nil {
 		_, _ = s.netavark(context.WithoutCancel(ctx), "teardown", st.NetNS, opts)
 		s.releaseAll(containerID, []string{n.NetworkInterface})
@@ -136,6 +139,8 @@ func (s Store) Reload(ctx context.Context, containerID, containerName string, st
 		return nil
 	}
 	_, _ = s.netavark(ctx, "teardown", st.NetNS, opts)
-	_, err = s.netavark(ctx, "setup", st.NetNS, opts)
-	return err
+	if _, err = s.netavark(ctx, "setup", st.NetNS, opts); err != nil {
+		return err
+	}
+	return isolateAll(opts)
 }

@@ -169,6 +169,9 @@ func (s Store) Setup(ctx context.Context, r Request) (st *Status, err error) {
 			err = fmt.Errorf("netavark's answer: %w", err)
 		}
 	}
+	if err == nil {
+		err = isolateAll(opts)
+	}
 	if err != nil {
 		_, _ = s.netavark(context.WithoutCancel(ctx), "teardown", r.NetNS, opts)
 		_ = RemoveNS(r.NetNS)
@@ -274,6 +277,16 @@ func (s Store) netavark(ctx context.Context, verb, netns string, opts netavarkOp
 		return nil, fmt.Errorf("netavark %s: %s: %w", verb, msg, err)
 	}
 	return stdout.Bytes(), nil
+}
+
+// isolateAll keeps each bridge of opts apart from the others.
+func isolateAll(opts netavarkOptions) error {
+	for _, n := range opts.NetworkInfo {
+		if err := isolate(n.NetworkInterface); err != nil {
+			return fmt.Errorf("isolating network %s: %w", n.Name, err)
+		}
+	}
+	return nil
 }
 
 // checkPorts makes sure every host port is free now, so that a taken port

@@ -611,3 +611,33 @@ func TestEngineNetworkReload(t *testing.T) {
 		t.Fatalf("%d rules for %s after stop", n, ip)
 	}
 }
+
+// Containers on different networks cannot reach each other; on the same
+// network they can.
+func TestEngineNetworkIsolation(t *testing.T) {
+	e := containerStore(t)
+	e.must(t, "network", "create", "nt-iso-a")
+	e.must(t, "network", "create", "nt-iso-b")
+	e.must(t, "run", "-d", "--name", "a1", "--network", "nt-iso-a", "bb", "sh", "-c", "mkdir -p /www && echo a1 > /www/index.html && exec httpd -f -p 80 -h /www")
+	e.must(t, "run", "-d", "--name", "a2", "--network", "nt-iso-a", "bb", "sleep", "1000")
+	e.must(t, "run", "-d", "--name", "b1", "--network", "nt-iso-b", "bb", "sleep", "1000")
+	e.must(t, "run", "-d", "--name", "d1", "bb", "sleep", "1000") // default network
+	ip := e.netInspect(t, "a1").NetworkSettings.IPAddress
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res := e.run(t, "exec", "a2", "timeout", "5", "wget", "-q", "-O", "-", "http://"+ip+"/")
+		if res.Code == 0 && res.Stdout == "a1\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("same network: %s", res.Combined())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, from := range []string{"b1", "d1"} {
+		res := e.run(t, "exec", from, "timeout", "3", "wget", "-q", "-O", "-", "http://"+ip+"/")
+		if res.Code == 0 {
+			t.Fatalf("%s on another network reached a1 at %s: %q", from, ip, res.Stdout)
+		}
+	}
+}
