@@ -97,7 +97,7 @@ func (s Store) lease(n *Network, id, static string) (string, error) {
 			continue // network and broadcast addresses
 		}
 		ip := nthIP(sn, i).String()
-		if ip == n.Subnets[0].Gateway || l[ip] != "" {
+		if ip == n.Subnets[0].Gateway || l[ip] != "" || !inRange(n.Subnets[0].LeaseRange, nthIP(sn, i)) {
 			continue
 		}
 		l[ip] = id
@@ -129,4 +129,23 @@ func (s Store) releaseAll(id string, bridges []string) {
 			_ = s.writeLeases(name, l)
 		}
 	}
+}
+
+// inRange reports whether ip is inside the lease range (none: anywhere).
+func inRange(r *LeaseRange, ip net.IP) bool {
+	if r == nil {
+		return true
+	}
+	v := func(s string) uint32 {
+		p := net.ParseIP(s).To4()
+		if p == nil {
+			return 0
+		}
+		return uint32(p[0])<<24 | uint32(p[1])<<16 | uint32(p[2])<<8 | uint32(p[3])
+	}
+	x := v(ip.String())
+	if r.StartIP != "" && x < v(r.StartIP) {
+		return false
+	}
+	return r.EndIP == "" || x <= v(r.EndIP)
 }

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,8 +52,15 @@ type Network struct {
 
 // Subnet is one subnet of a network.
 type Subnet struct {
-	Subnet  string `json:"subnet"`
-	Gateway string `json:"gateway,omitempty"`
+	Subnet     string      `json:"subnet"`
+	Gateway    string      `json:"gateway,omitempty"`
+	LeaseRange *LeaseRange `json:"lease_range,omitempty"`
+}
+
+// LeaseRange is --ip-range: the first and last addresses leased.
+type LeaseRange struct {
+	StartIP string `json:"start_ip,omitempty"`
+	EndIP   string `json:"end_ip,omitempty"`
 }
 
 // Store is the networks of one engine.
@@ -103,6 +111,9 @@ type CreateOptions struct {
 	DisableDNS bool
 	Labels     map[string]string
 	Options    map[string]string
+	// IPRange limits the addresses given to containers (CIDR inside
+	// Subnet), netavark's lease_range.
+	IPRange string
 }
 
 // Create writes a new bridge network definition.
@@ -119,6 +130,20 @@ func (s Store) Create(o CreateOptions) (*Network, error) {
 }
 
 func (s Store) create(o CreateOptions) (*Network, error) {
+	for k, v := range o.Options {
+		switch k {
+		case "mtu":
+			if n, err := strconv.Atoi(v); err != nil || n < 68 || n > 65535 {
+				return nil, fmt.Errorf("-o mtu=%s: want a number from 68 to 65535", v)
+			}
+		case "vlan":
+			if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 4094 {
+				return nil, fmt.Errorf("-o vlan=%s: want a number from 0 to 4094", v)
+			}
+		default:
+			return nil, fmt.Errorf("unsupported bridge option %q (want mtu or vlan)", k)
+		}
+	}
 	if !validName.MatchString(o.Name) {
 		return nil, fmt.Errorf("network name %q is invalid: use letters, digits, _ . and -, starting with a letter or digit", o.Name)
 	}
@@ -169,13 +194,25 @@ func (s Store) create(o CreateOptions) (*Network, error) {
 			return nil, fmt.Errorf("--gateway %s is not an IPv4 address in subnet %s", o.Gateway, subnet)
 		}
 	}
+	var lr *LeaseRange
+	if o.IPRange != "" {
+		_, r, err := net.ParseCIDR(o.IPRange)
+		if err != nil || !subnet.Contains(r.IP) {
+			return nil, fmt.Errorf("--ip-range %s is not a CIDR range inside subnet %s", o.IPRange, subnet)
+		}
+		ones, bits := r.Mask.Size()
+		if sOnes, _ := subnet.Mask.Size(); ones < sOnes || ones > 30 {
+			return nil, fmt.Errorf("--ip-range %s must be inside subnet %s and hold at least two addresses", o.IPRange, subnet)
+		}
+		lr = &LeaseRange{StartIP: nthIP(r, 1).String(), EndIP: nthIP(r, uint32(1)<<uint(bits-ones)-2).String()}
+	}
 	n := &Network{
 		Name:             o.Name,
 		ID:               randomID(),
 		Driver:           "bridge",
 		NetworkInterface: freeInterface(existing),
 		Created:          time.Now(),
-		Subnets:          []Subnet{{Subnet: subnet.String(), Gateway: gw.String()}},
+		Subnets:          []Subnet{{Subnet: subnet.String(), Gateway: gw.String(), LeaseRange: lr}},
 		Internal:         o.Internal,
 		DNSEnabled:       !o.DisableDNS,
 		Labels:           o.Labels,

@@ -641,3 +641,41 @@ func TestEngineNetworkIsolation(t *testing.T) {
 		}
 	}
 }
+
+// network create -o mtu=, --ip-range; ls --filter; --ipv6 and unknown
+// options refused.
+func TestEngineNetworkCreateOptions(t *testing.T) {
+	e := containerStore(t)
+	e.must(t, "network", "create", "-o", "mtu=1400", "--subnet", "10.89.230.0/24", "--ip-range", "10.89.230.128/28", "--label", "tier=web", "nt-opts")
+	e.must(t, "network", "create", "--label", "tier=db", "nt-other")
+	out := e.must(t, "run", "--rm", "--network", "nt-opts", "bb", "sh", "-c", "cat /sys/class/net/eth0/mtu; ip -o -4 addr show eth0").Stdout
+	mtu, addr, _ := strings.Cut(out, "\n")
+	if mtu != "1400" {
+		t.Fatalf("eth0 mtu: %q", mtu)
+	}
+	if !strings.Contains(addr, "inet 10.89.230.129/24") {
+		t.Fatalf("address from --ip-range 10.89.230.128/28: %q", addr)
+	}
+	for filter, want := range map[string]string{
+		"label=tier=web": "nt-opts\n", "label=tier": "nt-opts\nnt-other\n", "name=other": "nt-other\n",
+		"driver=bridge": "nt-opts\nnt-other\npodman\n", "name=nothing": "",
+	} {
+		if out := e.must(t, "network", "ls", "-q", "--filter", filter).Stdout; out != want {
+			t.Errorf("network ls --filter %s: %q, want %q", filter, out, want)
+		}
+	}
+	for _, bad := range [][]string{
+		{"--ipv6", "nt-v6"}, {"-o", "mtu=big", "nt-m"}, {"-o", "color=red", "nt-c"},
+		{"--subnet", "10.89.231.0/24", "--ip-range", "10.89.232.0/28", "nt-r"}, {"--ip-range", "10.89.231.0/28", "nt-r2"},
+	} {
+		res := e.run(t, append([]string{"network", "create"}, bad...)...)
+		if res.Code != 125 {
+			t.Errorf("network create %v: exit %d, want 125", bad, res.Code)
+			continue
+		}
+		assertOneLine(t, res.Stderr)
+	}
+	if res := e.run(t, "network", "ls", "--filter", "colour=blue"); res.Code != 125 {
+		t.Errorf("network ls --filter colour=blue: exit %d", res.Code)
+	}
+}

@@ -32,6 +32,7 @@ func networkCommands(g *globalOptions) []*cobra.Command {
 func newNetworkCreateCmd(g *globalOptions) *cobra.Command {
 	var o network.CreateOptions
 	var labels, opts []string
+	var ipv6 bool
 	cmd := &cobra.Command{
 		Use:   "create [flags] NAME",
 		Short: "Create a bridge network",
@@ -44,6 +45,12 @@ func newNetworkCreateCmd(g *globalOptions) *cobra.Command {
 			}
 			if o.Options, err = keyValues("--opt", opts); err != nil {
 				return cli.Usage(err)
+			}
+			if ipv6 {
+				return errors.New("--ipv6: IPv6 networks are not supported yet")
+			}
+			if o.IPRange != "" && o.Subnet == "" {
+				return cli.Usage(errors.New("--ip-range needs --subnet"))
 			}
 			if o.Gateway != "" && o.Subnet == "" {
 				return cli.Usage(errors.New("--gateway needs --subnet"))
@@ -66,6 +73,8 @@ func newNetworkCreateCmd(g *globalOptions) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.Subnet, "subnet", "", "IPv4 `subnet` in CIDR form (default: a free 10.89.N.0/24)")
 	f.StringVar(&o.Gateway, "gateway", "", "gateway `address` (default: the subnet's first address)")
+	f.StringVar(&o.IPRange, "ip-range", "", "give containers addresses from this `CIDR` range of the subnet only")
+	f.BoolVar(&ipv6, "ipv6", false, "IPv6 as well (not supported yet)")
 	f.BoolVar(&o.Internal, "internal", false, "no route out of the network")
 	f.BoolVar(&o.DisableDNS, "disable-dns", false, "no aardvark-dns name resolution on the network")
 	f.StringArrayVar(&labels, "label", nil, "set metadata `label` (KEY=VALUE)")
@@ -79,7 +88,47 @@ type networkRow struct {
 	ID string
 }
 
+// networkFilter is ls's --filter: name and id (substring/prefix), driver,
+// label (KEY or KEY=VALUE); filters of one key are ORed, keys ANDed.
+func networkFilter(filters []string) (func(*network.Network) bool, error) {
+	by := map[string][]string{}
+	for _, f := range filters {
+		k, v, ok := strings.Cut(f, "=")
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("--filter %s: want KEY=VALUE", f)
+		case k != "name" && k != "id" && k != "driver" && k != "label":
+			return nil, fmt.Errorf("--filter %s: unknown key %q (name, id, driver, label)", f, k)
+		}
+		by[k] = append(by[k], v)
+	}
+	return func(n *network.Network) bool {
+		for k, vs := range by {
+			match := false
+			for _, v := range vs {
+				switch k {
+				case "name":
+					match = match || strings.Contains(n.Name, v)
+				case "id":
+					match = match || strings.HasPrefix(n.ID, v)
+				case "driver":
+					match = match || n.Driver == v
+				case "label":
+					lk, lv, hasV := strings.Cut(v, "=")
+					got, has := n.Labels[lk]
+					match = match || has && (!hasV || got == lv)
+				}
+			}
+			if !match {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
 func newNetworkLsCmd(g *globalOptions) *cobra.Command {
+	var filters []string
 	var tmpl string
 	var quiet, noHeading bool
 	cmd := &cobra.Command{
@@ -89,9 +138,19 @@ func newNetworkLsCmd(g *globalOptions) *cobra.Command {
 		Args:    cli.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withSession(cmd, g, func(ctx context.Context, s *session) error {
-				nets, err := s.engine.Networks().List()
+				keep, err := networkFilter(filters)
+				if err != nil {
+					return cli.Usage(err)
+				}
+				all, err := s.engine.Networks().List()
 				if err != nil {
 					return err
+				}
+				var nets []*network.Network
+				for _, n := range all {
+					if keep(n) {
+						nets = append(nets, n)
+					}
 				}
 				out := cmd.OutOrStdout()
 				switch {
@@ -121,6 +180,7 @@ func newNetworkLsCmd(g *globalOptions) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
+	f.StringArrayVarP(&filters, "filter", "f", nil, "show only networks matching `KEY=VALUE` (name, id, driver, label)")
 	f.StringVar(&tmpl, "format", "", "Go `template` for each network, or json")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only the network names")
 	f.BoolVarP(&noHeading, "noheading", "n", false, "do not print the header line")
