@@ -123,6 +123,9 @@ func TestEngineNetworkPublish(t *testing.T) {
 	if got, want := strings.TrimSpace(e.must(t, "port", "web", "80").Stdout), fmt.Sprintf("127.0.0.1:%d", port); got != want {
 		t.Fatalf("port web 80: %q, want %q", got, want)
 	}
+	if got, want := e.must(t, "ps", "--format", "{{.Ports}}").Stdout, fmt.Sprintf("127.0.0.1:%d->80/tcp\n", port); got != want {
+		t.Fatalf("ps PORTS: %q, want %q", got, want)
+	}
 	in := e.netInspect(t, "web")
 	ns := in.NetworkSettings
 	if in.HostConfig.NetworkMode != "bridge" || !strings.HasPrefix(ns.IPAddress, "10.88.") || ns.Gateway != "10.88.0.1" || ns.IPPrefixLen != 16 {

@@ -202,3 +202,22 @@ func portRange(s string) (start, n uint16, err error) {
 	}
 	return uint16(a), uint16(b - a + 1), nil
 }
+
+// psPorts is ps's PORTS column, podman's form:
+// "127.0.0.1:8080->80/tcp, 0.0.0.0:9000-9001->9000-9001/udp".
+func psPorts(c *container.Container) string {
+	var out []string
+	for _, p := range c.Ports {
+		ip := p.HostIP
+		if ip == "" {
+			ip = "0.0.0.0"
+		}
+		host, ctr := strconv.Itoa(int(p.HostPort)), strconv.Itoa(int(p.ContainerPort))
+		if p.Range > 1 {
+			host += "-" + strconv.Itoa(int(p.HostPort+p.Range-1))
+			ctr += "-" + strconv.Itoa(int(p.ContainerPort+p.Range-1))
+		}
+		out = append(out, fmt.Sprintf("%s->%s/%s", net.JoinHostPort(ip, host), ctr, p.Protocol))
+	}
+	return strings.Join(out, ", ")
+}

@@ -154,6 +154,7 @@ func makePsRow(s *session, c *container.Container, noTrunc, size bool) psRow {
 	for _, m := range c.Mounts {
 		r.Mounts = append(r.Mounts, m.Destination)
 	}
+	r.Ports = psPorts(c)
 	if size {
 		r.Size = containerSize(s, c)
 	}
