@@ -50,7 +50,7 @@ func (s Store) Connect(ctx context.Context, containerID, containerName string, s
 		}
 	}
 	if err == nil {
-		err = isolateAll(opts)
+		err = s.isolateAll(opts, false)
 	}
 	if err != nil {
 		_, _ = s.netavark(context.WithoutCancel(ctx), "teardown", st.NetNS, opts)
@@ -142,5 +142,5 @@ func (s Store) Reload(ctx context.Context, containerID, containerName string, st
 	if _, err = s.netavark(ctx, "setup", st.NetNS, opts); err != nil {
 		return err
 	}
-	return isolateAll(opts)
+	return s.isolateAll(opts, true)
 }

@@ -170,7 +170,7 @@ func (s Store) Setup(ctx context.Context, r Request) (st *Status, err error) {
 		}
 	}
 	if err == nil {
-		err = isolateAll(opts)
+		err = s.isolateAll(opts, false)
 	}
 	if err != nil {
 		_, _ = s.netavark(context.WithoutCancel(ctx), "teardown", r.NetNS, opts)
@@ -279,11 +279,20 @@ func (s Store) netavark(ctx context.Context, verb, netns string, opts netavarkOp
 	return stdout.Bytes(), nil
 }
 
-// isolateAll keeps each bridge of opts apart from the others.
-func isolateAll(opts netavarkOptions) error {
+// isolateAll keeps each bridge of opts apart from the others (lock held).
+// A bridge whose rules were set up since boot is skipped (a marker in
+// RunDir; iptables is slow to ask), unless force (network reload).
+func (s Store) isolateAll(opts netavarkOptions, force bool) error {
 	for _, n := range opts.NetworkInfo {
+		marker := filepath.Join(s.RunDir, "isolated", n.NetworkInterface)
+		if _, err := os.Stat(marker); err == nil && !force {
+			continue
+		}
 		if err := isolate(n.NetworkInterface); err != nil {
 			return fmt.Errorf("isolating network %s: %w", n.Name, err)
+		}
+		if err := os.MkdirAll(filepath.Dir(marker), 0o700); err == nil {
+			_ = os.WriteFile(marker, nil, 0o600)
 		}
 	}
 	return nil

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +23,8 @@ const (
 	aimRunVsPodman = 0.4 // run --rm at most 0.4× podman's
 	aimPsVsPodman  = 0.5 // ps -a with 50 containers
 	aimExecPodman  = 0.5 // exec CTR true
+	aimNetVsPodman = 0.5 // bridge networking: run --rm, run -d -p to first HTTP answer, 20 on a network
+	netMany        = 20
 	engineMany     = 50
 )
 
@@ -40,6 +44,9 @@ func (e engineTool) cmd(args ...string) []string {
 type engineSample struct {
 	runRm, runD50, ps50, exec time.Duration
 	monitorKB                 int // resident memory per container monitor
+	// Bridge networking: run --rm on the default network, run -d -p until
+	// the published port answers, netMany containers on one user network.
+	runRmBridge, publishHTTP, net20 time.Duration
 }
 
 // benchEngine measures engine side by side with podman (when installed)
@@ -89,8 +96,9 @@ func benchEngine(t *tb, runs int) {
 			tl := tools[(i+j)%len(tools)]
 			s := benchEngineOnce(t, tl)
 			results[tl.name] = append(results[tl.name], s)
-			fmt.Fprintf(os.Stderr, "bench: run %d/%d %-7s run --rm %7s  %d×run -d %7s  ps -a %7s  exec %7s  monitor %d KiB\n",
-				i+1, runs, tl.name, round(s.runRm), engineMany, round(s.runD50), round(s.ps50), round(s.exec), s.monitorKB)
+			fmt.Fprintf(os.Stderr, "bench: run %d/%d %-7s run --rm %7s  %d×run -d %7s  ps -a %7s  exec %7s  monitor %d KiB  bridge run --rm %7s  -p to HTTP %7s  %d on a network %7s\n",
+				i+1, runs, tl.name, round(s.runRm), engineMany, round(s.runD50), round(s.ps50), round(s.exec), s.monitorKB,
+				round(s.runRmBridge), round(s.publishHTTP), netMany, round(s.net20))
 		}
 	}
 	reportEngine(results, median(floorRuns), runs)
@@ -108,7 +116,46 @@ func benchEngineOnce(t *tb, tl engineTool) engineSample {
 	s.exec = timed(t, tl.path, tl.cmd("exec", "b0", "true")...)
 	s.monitorKB = conmonRSS(tl.args[1]) / engineMany
 	mustRun(t, tl.path, tl.cmd("rm", "-a", "-f", "-t", "0")...)
+	benchNetwork(t, tl, &s)
 	return s
+}
+
+// benchNetwork measures bridge networking (rootful): only 127.0.0.1 and
+// the engines' own bridges carry traffic.
+func benchNetwork(t *tb, tl engineTool, s *engineSample) {
+	s.runRmBridge = timed(t, tl.path, tl.cmd(append(append([]string{"run", "--rm", "--network", "bridge"}, tl.run...), "localhost/bb", "true")...)...)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	start := time.Now()
+	mustRun(t, tl.path, tl.cmd(append(append([]string{"run", "-d", "--name", "web", "-p", fmt.Sprintf("127.0.0.1:%d:80", port)}, tl.run...),
+		"localhost/bb", "sh", "-c", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 80 -h /www")...)...)
+	c := &http.Client{Timeout: time.Second}
+	for {
+		resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("%s: no answer on the published port %d: %v", tl.name, port, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.publishHTTP = time.Since(start)
+	mustRun(t, tl.path, tl.cmd("rm", "-f", "-t", "0", "web")...)
+	netName := fmt.Sprintf("bench-%s-%d", tl.name, os.Getpid())
+	mustRun(t, tl.path, tl.cmd("network", "create", netName)...)
+	start = time.Now()
+	for i := 0; i < netMany; i++ {
+		mustRun(t, tl.path, tl.cmd(append(append([]string{"run", "-d", "--network", netName, "--name", fmt.Sprintf("n%d", i)}, tl.run...), "localhost/bb", "sleep", "1000")...)...)
+	}
+	s.net20 = time.Since(start)
+	mustRun(t, tl.path, tl.cmd("rm", "-a", "-f", "-t", "0")...)
+	mustRun(t, tl.path, tl.cmd("network", "rm", netName)...)
 }
 
 // conmonRSS sums the resident memory (KiB) of the conmon processes of the
@@ -225,6 +272,9 @@ func reportEngine(results map[string][]engineSample, floor float64, runs int) {
 	row(fmt.Sprintf("ps -a with %d containers", engineMany), sec(func(s engineSample) time.Duration { return s.ps50 }), "s", aimPsVsPodman)
 	row("exec CTR true", sec(func(s engineSample) time.Duration { return s.exec }), "s", aimExecPodman)
 	row("monitor memory per container (KiB)", func(s engineSample) float64 { return float64(s.monitorKB) }, " ", 0)
+	row("run --rm (default bridge network)", sec(func(s engineSample) time.Duration { return s.runRmBridge }), "s", aimNetVsPodman)
+	row("run -d -p, to the first HTTP answer", sec(func(s engineSample) time.Duration { return s.publishHTTP }), "s", aimNetVsPodman)
+	row(fmt.Sprintf("%d × run -d on one user network", netMany), sec(func(s engineSample) time.Duration { return s.net20 }), "s", aimNetVsPodman)
 	run := med(ours, sec(func(s engineSample) time.Duration { return s.runRm }))
 	verdict := "PASS"
 	if run/floor > aimRunVsFloor {
