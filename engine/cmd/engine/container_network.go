@@ -20,7 +20,7 @@ type netFlags struct {
 }
 
 func (n *netFlags) add(fs *pflag.FlagSet) {
-	fs.StringArrayVarP(&n.publish, "publish", "p", nil, "publish a container's port on the host: `[IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]` (ranges: 8080-8081:80-81; no host port: a free one)")
+	fs.StringArrayVarP(&n.publish, "publish", "p", nil, "publish a container `port` on the host: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp] (ranges: 8080-8081:80-81; no host port: a free one)")
 	fs.BoolVarP(&n.publishAll, "publish-all", "P", false, "publish the image's exposed ports on free host ports")
 	fs.StringArrayVar(&n.addHost, "add-host", nil, "add a `host:ip` line to /etc/hosts")
 	fs.BoolVar(&n.noHosts, "no-hosts", false, "do not write /etc/hosts: keep the image's")
