@@ -27,9 +27,13 @@ func (e *Engine) Networks() network.Store {
 	if subnet == "" {
 		subnet = "10.88.0.0/16"
 	}
+	runDir := network.HostRunDir
+	if e.Rootless {
+		runDir = filepath.Join(e.Dir, "networks") // no bridges: definitions only
+	}
 	return network.Store{
 		Dir:           filepath.Join(e.Store.GraphRoot(), "networks"),
-		RunDir:        network.HostRunDir,
+		RunDir:        runDir,
 		DefaultName:   name,
 		DefaultSubnet: subnet,
 	}

@@ -332,6 +332,11 @@ func NewNS(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
+	// A namespace left by a command killed during setup is the same
+	// container's (the path is its ID): replace it.
+	if err := RemoveNS(path); err != nil {
+		return err
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
 	if err != nil {
 		return fmt.Errorf("creating the network namespace file: %w", err)

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ocisuite/suite/test/fixture"
 )
 
 // freeLoopbackPort is a TCP port nothing listens on at 127.0.0.1.
@@ -681,4 +683,27 @@ func TestEngineNetworkCreateOptions(t *testing.T) {
 	if res := e.run(t, "network", "ls", "--filter", "colour=blue"); res.Code != 125 {
 		t.Errorf("network ls --filter colour=blue: exit %d", res.Code)
 	}
+}
+
+// Rootless: no bridge networking yet, said clearly; the default is none
+// (loopback only); network definitions still work.
+func TestEngineNetworkRootless(t *testing.T) {
+	r := newRootlessEngine(t)
+	archive := publicCopy(t, fixture.DockerArchive(t, fixture.Busybox(t), "localhost/bb:latest"))
+	r.must("load", "-i", archive)
+	if out := r.must("run", "--rm", "bb", "sh", "-c", "ls /sys/class/net | tr '\\n' ' '").Stdout; out != "lo " {
+		t.Fatalf("rootless default network: %q", out)
+	}
+	for _, args := range [][]string{{"--network", "bridge"}, {"-p", "8080:80"}} {
+		res := r.run(append(append([]string{"run", "--rm"}, args...), "bb", "true")...)
+		if res.Code != 125 {
+			t.Fatalf("rootless run %v: exit %d", args, res.Code)
+		}
+		assertOneLine(t, res.Stderr)
+	}
+	r.must("network", "create", "nt-user")
+	if out := r.must("network", "ls", "-q").Stdout; out != "nt-user\npodman\n" {
+		t.Fatalf("rootless network ls: %q", out)
+	}
+	r.must("network", "rm", "nt-user")
 }
