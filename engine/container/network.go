@@ -150,6 +150,11 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) error {
 
 // teardownNetwork removes what setupNetwork made (lock held).
 func (e *Engine) teardownNetwork(ctx context.Context, c *Container) {
+	if c.State.Net == nil && c.Network == "bridge" {
+		// A command killed during setup leaves a namespace, leases and
+		// rules that no state records.
+		c.State.Net = e.Networks().Leftover(c.ID, c.Networks, c.Ports, filepath.Join(e.Dir, "netns", c.ID))
+	}
 	if c.State.Net == nil {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 )
 
@@ -143,4 +144,36 @@ func (s Store) Reload(ctx context.Context, containerID, containerName string, st
 		return err
 	}
 	return s.isolateAll(opts, true)
+}
+
+// Leftover rebuilds the network status of a container whose command was
+// killed during setup, before the status was recorded: its namespace at
+// netns and the addresses leased to it on networks. Nil when there is
+// nothing to tear down.
+func (s Store) Leftover(containerID string, networks []string, ports []PortMapping, netns string) *Status {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil
+	}
+	defer unlock()
+	st := &Status{NetNS: netns, Ports: ports}
+	for i, name := range networks {
+		n, err := s.get(name)
+		if err != nil {
+			continue
+		}
+		l, err := s.readLeases(n.NetworkInterface)
+		if err != nil {
+			continue
+		}
+		for ip, owner := range l {
+			if owner == containerID && ip != lastKey {
+				st.Attachments = append(st.Attachments, Attachment{Network: n.Name, ID: n.ID, Bridge: n.NetworkInterface, Interface: fmt.Sprintf("eth%d", i), IP: ip})
+			}
+		}
+	}
+	if _, err := os.Stat(netns); err != nil && len(st.Attachments) == 0 {
+		return nil
+	}
+	return st
 }
