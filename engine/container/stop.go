@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,6 +20,17 @@ import (
 // runtime's record, the root filesystem mount, and the final state.
 func (e *Engine) finish(ctx context.Context, c *Container) {
 	code, at, ok := monitor.ExitCode(e.exitDir(), c.ID)
+	if !ok && c.State.ConmonPid > 0 && alive(c.State.ConmonPid) {
+		// The processes are gone (the runtime says so) but conmon has not
+		// written the exit code yet: give it a moment, so the record gets
+		// the real code rather than none.
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_ = waitFor(wctx, 10*time.Millisecond, func() (bool, error) {
+			code, at, ok = monitor.ExitCode(e.exitDir(), c.ID)
+			return ok, nil
+		})
+		cancel()
+	}
 	if err := e.Runtime.Delete(ctx, c.ID, true); err != nil {
 		logrus.Warnf("deleting container %s from the runtime: %v", c.ID, err)
 	}
@@ -358,4 +370,15 @@ func (e *Engine) Rename(ctx context.Context, id, name string) error {
 	}
 	e.event(c, "rename")
 	return nil
+}
+
+// alive reports whether pid runs (a zombie does not).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndex(s, ")")
+	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
 }

@@ -124,8 +124,14 @@ func TestEngineHealthOnFailure(t *testing.T) {
 		t.Fatalf("on-failure kill: exit code %d, want 137", in.State.ExitCode)
 	}
 	e.waitStatus(t, "s", "exited")
-	evs := e.must(t, "events", "--stream=false", "--filter", "container=s", "--format", "{{.Status}}").Stdout
-	if !strings.Contains(evs, "health_status\nhealth_status\n") || !strings.Contains(evs, "stop") {
+	// The stop event follows the exit once the stop command has torn
+	// the container down: wait for it.
+	var evs string
+	waitFor(t, func() bool {
+		evs = e.must(t, "events", "--stream=false", "--filter", "container=s", "--format", "{{.Status}}").Stdout
+		return strings.Contains(evs, "stop")
+	})
+	if !strings.Contains(evs, "health_status\nhealth_status\n") {
 		t.Fatalf("on-failure stop after 2 retries: events %q", evs)
 	}
 	// restart: stopped and started again by the timer, with a new timer.
