@@ -21,9 +21,9 @@ import (
 	"github.com/containers/storage/pkg/archive"
 	"github.com/sirupsen/logrus"
 
-	"github.com/ocisuite/suite/engine/image"
 	"github.com/ocisuite/suite/engine/volume"
 	"github.com/ocisuite/suite/shared/cli"
+	"github.com/ocisuite/suite/shared/imagestore"
 	"github.com/ocisuite/suite/shared/oci"
 )
 
@@ -495,7 +495,7 @@ func (e *Engine) checkpointImage(ctx context.Context, m *CheckpointManifest) (st
 		return img.ID, nil
 	}
 	if m.Image != "" {
-		if found, err := image.Lookup(e.Store, m.Image); err == nil {
+		if found, err := imagestore.Lookup(e.Store, m.Image); err == nil {
 			return "", fmt.Errorf("image %s here is %.12s, not %.12s that the checkpoint was made from", m.Image, found.ID, m.ImageID)
 		}
 	}
@@ -504,7 +504,7 @@ func (e *Engine) checkpointImage(ctx context.Context, m *CheckpointManifest) (st
 		return "", missing
 	}
 	var refs []string
-	if named, err := image.NormalizeName(m.Image); err == nil && m.ImageDigest != "" {
+	if named, err := imagestore.NormalizeName(m.Image); err == nil && m.ImageDigest != "" {
 		refs = append(refs, reference.TrimNamed(named).String()+"@"+m.ImageDigest)
 	}
 	refs = append(refs, m.Image)
@@ -516,7 +516,7 @@ func (e *Engine) checkpointImage(ctx context.Context, m *CheckpointManifest) (st
 	}
 	var errs []string
 	for _, ref := range refs {
-		imgs, err := image.Pull(ctx, e.Store, ref, image.PullOptions{Policy: "missing"})
+		imgs, err := imagestore.Pull(ctx, e.Store, ref, imagestore.PullOptions{Policy: "missing"})
 		if err != nil {
 			errs = append(errs, err.Error())
 			continue
@@ -533,7 +533,7 @@ func (e *Engine) checkpointImage(ctx context.Context, m *CheckpointManifest) (st
 			if had[img.ID] {
 				continue
 			}
-			if _, rerrs := image.Remove(e.Store, []string{img.ID}, image.RemoveOptions{}); len(rerrs) > 0 {
+			if _, rerrs := imagestore.Remove(e.Store, []string{img.ID}, imagestore.RemoveOptions{}); len(rerrs) > 0 {
 				logrus.Warnf("removing %s pulled for the restore: %v", ref, rerrs[0])
 			}
 		}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/ocisuite/suite/engine/image"
+	"github.com/ocisuite/suite/shared/imagestore"
 )
 
 // A checkpoint image has one layer holding the export archive as
@@ -66,7 +66,7 @@ func (e *Engine) createCheckpointImage(ctx context.Context, c *Container, archiv
 		imgName = c.Image
 	}
 	label := func(k, v string) string { return "LABEL " + k + "=" + strconv.Quote(v) }
-	img, err := image.Import(ctx, e.Store, layer.Name(), image.ImportOptions{
+	img, err := imagestore.Import(ctx, e.Store, layer.Name(), imagestore.ImportOptions{
 		Reference: ref,
 		Changes: []string{
 			label(LabelCheckpoint, checkpointImageArchive),
@@ -86,11 +86,11 @@ func (e *Engine) createCheckpointImage(ctx context.Context, c *Container, archiv
 // CheckpointImage returns the local image name's ID when it is a
 // checkpoint image; ok is false for a missing or an ordinary image.
 func (e *Engine) CheckpointImage(ctx context.Context, name string) (id string, ok bool) {
-	found, err := image.Lookup(e.Store, name)
+	found, err := imagestore.Lookup(e.Store, name)
 	if err != nil {
 		return "", false
 	}
-	d, err := image.Inspect(ctx, e.Store, found.ID)
+	d, err := imagestore.Inspect(ctx, e.Store, found.ID)
 	if err != nil || d.Labels[LabelCheckpoint] != checkpointImageArchive {
 		return "", false
 	}

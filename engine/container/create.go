@@ -24,7 +24,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
-	"github.com/ocisuite/suite/engine/image"
+	"github.com/ocisuite/suite/shared/imagestore"
 	"github.com/ocisuite/suite/shared/userns"
 )
 
@@ -47,7 +47,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	resolve := o.ResolveImage
 	if resolve == nil {
 		resolve = func(_ context.Context, name string) (string, string, error) {
-			img, err := image.Lookup(e.Store, name)
+			img, err := imagestore.Lookup(e.Store, name)
 			if err != nil {
 				return "", "", err
 			}

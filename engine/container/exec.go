@@ -77,7 +77,7 @@ func (e *Engine) Exec(ctx context.Context, id string, o ExecOptions, stdio [3]*o
 		proc.Cwd = o.WorkDir
 	}
 	if o.User != "" {
-		u, err := resolveUser(spec.Root.Path, o.User)
+		u, err := oci.ResolveUser(spec.Root.Path, o.User)
 		if err != nil {
 			return -1, err
 		}

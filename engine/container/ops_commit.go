@@ -24,8 +24,8 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sirupsen/logrus"
 
-	"github.com/ocisuite/suite/engine/image"
 	shimage "github.com/ocisuite/suite/shared/image"
+	"github.com/ocisuite/suite/shared/imagestore"
 )
 
 // CommitOptions are commit's options.
@@ -60,7 +60,7 @@ func (e *Engine) Commit(ctx context.Context, id string, o CommitOptions) (string
 	var named reference.Named
 	if o.Name != "" {
 		var err error
-		if named, err = image.NormalizeName(o.Name); err != nil {
+		if named, err = imagestore.NormalizeName(o.Name); err != nil {
 			return "", err
 		}
 	}
@@ -91,7 +91,7 @@ func (e *Engine) Commit(ctx context.Context, id string, o CommitOptions) (string
 	ic.WorkingDir = c.WorkDir
 	ic.User = c.User
 	ic.Labels = c.Labels
-	if err := image.ApplyChanges(ic, o.Changes); err != nil {
+	if err := imagestore.ApplyChanges(ic, o.Changes); err != nil {
 		return "", err
 	}
 	cfg.Created = &now

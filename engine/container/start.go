@@ -11,7 +11,6 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 
@@ -185,7 +184,7 @@ func (e *Engine) buildSpec(c *Container, mountpoint, bundle string) (*specs.Spec
 	if len(args) == 0 {
 		return nil, fmt.Errorf("container %s has no command", c.Name)
 	}
-	execUser, err := resolveUser(mountpoint, c.User)
+	execUser, err := oci.ResolveUser(mountpoint, c.User)
 	if err != nil {
 		return nil, err
 	}
@@ -270,25 +269,6 @@ func withHome(env []string, home string) []string {
 		return env
 	}
 	return append(slices.Clone(env), "HOME="+home)
-}
-
-// resolveUser reads the container's /etc/passwd and /etc/group for
-// "user[:group]" (names or numbers), as runc would.
-func resolveUser(rootfs, spec string) (*user.ExecUser, error) {
-	defaults := &user.ExecUser{Uid: 0, Gid: 0, Home: "/"}
-	passwd, err := securejoin.SecureJoin(rootfs, "/etc/passwd")
-	if err != nil {
-		return nil, err
-	}
-	group, err := securejoin.SecureJoin(rootfs, "/etc/group")
-	if err != nil {
-		return nil, err
-	}
-	u, err := user.GetExecUserPath(spec, defaults, passwd, group)
-	if err != nil {
-		return nil, fmt.Errorf("resolving user %q in the container: %w", spec, err)
-	}
-	return u, nil
 }
 
 // specMounts are the container's own mounts: /etc/hosts, /etc/hostname,

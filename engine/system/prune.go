@@ -10,7 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ocisuite/suite/engine/container"
-	"github.com/ocisuite/suite/engine/image"
+	"github.com/ocisuite/suite/shared/imagestore"
 )
 
 // PruneOptions are system prune's options.
@@ -56,7 +56,7 @@ func Prune(ctx context.Context, e *container.Engine, o PruneOptions) (*PruneRepo
 			sizes[img.ID], _ = e.Store.ImageSize(img.ID)
 		}
 	}
-	removed, err := image.Prune(e.Store, o.All)
+	removed, err := imagestore.Prune(e.Store, o.All)
 	if err != nil {
 		errs = append(errs, err)
 	}

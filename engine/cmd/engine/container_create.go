@@ -20,8 +20,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ocisuite/suite/engine/container"
-	"github.com/ocisuite/suite/engine/image"
 	"github.com/ocisuite/suite/shared/cli"
+	"github.com/ocisuite/suite/shared/imagestore"
 	"github.com/ocisuite/suite/shared/oci"
 	"github.com/ocisuite/suite/shared/userns"
 )
@@ -589,7 +589,7 @@ func createContainer(ctx context.Context, cmd *cobra.Command, g *globalOptions, 
 	if err != nil {
 		return nil, cli.Usage(err)
 	}
-	policy, err := image.ParsePullPolicy(f.pull)
+	policy, err := imagestore.ParsePullPolicy(f.pull)
 	if err != nil {
 		return nil, cli.Usage(fmt.Errorf("--pull: %w", err))
 	}

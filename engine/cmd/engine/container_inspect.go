@@ -8,9 +8,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ocisuite/suite/engine/container"
-	"github.com/ocisuite/suite/engine/image"
 	"github.com/ocisuite/suite/shared/cli"
 	"github.com/ocisuite/suite/shared/format"
+	"github.com/ocisuite/suite/shared/imagestore"
 )
 
 func newContainerInspectCmd(g *globalOptions) *cobra.Command {
@@ -64,7 +64,7 @@ func inspectCmd(g *globalOptions, use, short string, images bool) *cobra.Command
 							continue
 						}
 					}
-					d, err := image.Inspect(ctx, s.store, n)
+					d, err := imagestore.Inspect(ctx, s.store, n)
 					if err != nil {
 						errs = append(errs, fmt.Errorf("no such object: %q", n))
 						continue

@@ -12,9 +12,9 @@ import (
 
 	"github.com/ocisuite/suite/config"
 	"github.com/ocisuite/suite/engine/container"
-	"github.com/ocisuite/suite/engine/image"
 	"github.com/ocisuite/suite/shared/cli"
 	shimage "github.com/ocisuite/suite/shared/image"
+	"github.com/ocisuite/suite/shared/imagestore"
 	"github.com/ocisuite/suite/shared/store"
 )
 
@@ -162,24 +162,24 @@ func allOrNames(s *session, all bool, names []string, keep func(*container.Conta
 // pull policy, as podman run does.
 func imageResolver(g *globalOptions, s storage.Store, policy string, quiet bool, cmd *cobra.Command) container.ImageResolver {
 	return func(ctx context.Context, name string) (string, string, error) {
-		found, err := image.Lookup(s, name)
-		if err == nil && policy != image.PullAlways && policy != image.PullNewer {
+		found, err := imagestore.Lookup(s, name)
+		if err == nil && policy != imagestore.PullAlways && policy != imagestore.PullNewer {
 			n := found.Name
 			if n == "" && len(found.Names) > 0 {
 				n = found.Names[0]
 			}
 			return found.ID, n, nil
 		}
-		if policy == image.PullNever {
+		if policy == imagestore.PullNever {
 			if err != nil {
 				return "", "", fmt.Errorf("%s: image not known, and the pull policy is never: %w", name, storage.ErrImageUnknown)
 			}
 		}
-		o := image.PullOptions{Policy: policy, Sys: shimage.SystemOptions{RegistriesConf: g.registriesConf}}
+		o := imagestore.PullOptions{Policy: policy, Sys: shimage.SystemOptions{RegistriesConf: g.registriesConf}}
 		if !quiet {
 			o.Progress = cmd.ErrOrStderr()
 		}
-		imgs, err := image.Pull(ctx, s, name, o)
+		imgs, err := imagestore.Pull(ctx, s, name, o)
 		if err != nil {
 			return "", "", err
 		}

@@ -9,9 +9,9 @@ import (
 	"github.com/containers/storage"
 	"github.com/spf13/cobra"
 
-	"github.com/ocisuite/suite/engine/image"
 	"github.com/ocisuite/suite/shared/cli"
 	shimage "github.com/ocisuite/suite/shared/image"
+	"github.com/ocisuite/suite/shared/imagestore"
 )
 
 type saveOptions struct {
@@ -38,7 +38,7 @@ docker-archive with --multi-image-archive.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runSave(cmd, g, o, args) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.format, "format", image.FormatDockerArchive, "`format`: docker-archive, oci-archive, oci-dir or docker-dir")
+	f.StringVar(&o.format, "format", imagestore.FormatDockerArchive, "`format`: docker-archive, oci-archive, oci-dir or docker-dir")
 	f.StringVarP(&o.output, "output", "o", "", "write to `path` (default: stdout)")
 	f.BoolVarP(&o.multiImage, "multi-image-archive", "m", false, "save several images into one docker-archive")
 	f.BoolVar(&o.compress, "compress", false, "compress layers in the directory formats")
@@ -48,17 +48,17 @@ docker-archive with --multi-image-archive.`,
 
 func runSave(cmd *cobra.Command, g *globalOptions, o *saveOptions, names []string) error {
 	switch o.format {
-	case image.FormatDockerArchive, image.FormatOCIArchive, image.FormatOCIDir, image.FormatDockerDir:
+	case imagestore.FormatDockerArchive, imagestore.FormatOCIArchive, imagestore.FormatOCIDir, imagestore.FormatDockerDir:
 	default:
 		return cli.Usage(fmt.Errorf("invalid --format %q: want docker-archive, oci-archive, oci-dir or docker-dir", o.format))
 	}
-	if o.compress && o.format != image.FormatOCIDir && o.format != image.FormatDockerDir {
+	if o.compress && o.format != imagestore.FormatOCIDir && o.format != imagestore.FormatDockerDir {
 		return cli.Usage(errors.New("--compress applies to --format oci-dir and docker-dir only"))
 	}
 	out := o.output
 	toStdout := out == "" || out == "/dev/stdout"
 	if toStdout {
-		if o.format == image.FormatOCIDir || o.format == image.FormatDockerDir {
+		if o.format == imagestore.FormatOCIDir || o.format == imagestore.FormatDockerDir {
 			return cli.Usage(fmt.Errorf("--format %s needs --output DIR", o.format))
 		}
 		if cli.IsTerminal(cmd.OutOrStdout()) {
@@ -72,7 +72,7 @@ func runSave(cmd *cobra.Command, g *globalOptions, o *saveOptions, names []strin
 		out = tmp + "/image.tar"
 	}
 	err := withImageStore(g, func(s storage.Store) error {
-		return image.Save(cmd.Context(), s, names, image.SaveOptions{
+		return imagestore.Save(cmd.Context(), s, names, imagestore.SaveOptions{
 			Format: o.format, Output: out, MultiImage: o.multiImage, Compress: o.compress,
 		})
 	})
@@ -114,7 +114,7 @@ stdin), or of an OCI layout or dir: directory (--input), into local storage.`,
 				in = path
 			}
 			return withImageStore(g, func(s storage.Store) error {
-				res, err := image.Load(cmd.Context(), s, in, image.LoadOptions{Sys: shimage.SystemOptions{RegistriesConf: g.registriesConf}})
+				res, err := imagestore.Load(cmd.Context(), s, in, imagestore.LoadOptions{Sys: shimage.SystemOptions{RegistriesConf: g.registriesConf}})
 				if err != nil {
 					return err
 				}

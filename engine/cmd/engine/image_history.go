@@ -8,9 +8,9 @@ import (
 	"github.com/containers/storage"
 	"github.com/spf13/cobra"
 
-	"github.com/ocisuite/suite/engine/image"
 	"github.com/ocisuite/suite/shared/cli"
 	"github.com/ocisuite/suite/shared/format"
+	"github.com/ocisuite/suite/shared/imagestore"
 )
 
 type historyOptions struct {
@@ -52,7 +52,7 @@ func newHistoryCmd(g *globalOptions) *cobra.Command {
 		Args: cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withImageStore(g, func(s storage.Store) error {
-				h, err := image.History(cmd.Context(), s, args[0])
+				h, err := imagestore.History(cmd.Context(), s, args[0])
 				if err != nil {
 					return err
 				}
@@ -68,7 +68,7 @@ func newHistoryCmd(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-func writeHistory(cmd *cobra.Command, o *historyOptions, h []image.HistoryEntry) error {
+func writeHistory(cmd *cobra.Command, o *historyOptions, h []imagestore.HistoryEntry) error {
 	out := cmd.OutOrStdout()
 	if o.format == "json" {
 		js := []historyJSON{}

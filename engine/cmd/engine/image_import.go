@@ -6,8 +6,8 @@ import (
 	"github.com/containers/storage"
 	"github.com/spf13/cobra"
 
-	"github.com/ocisuite/suite/engine/image"
 	"github.com/ocisuite/suite/shared/cli"
+	"github.com/ocisuite/suite/shared/imagestore"
 )
 
 type importOptions struct {
@@ -32,7 +32,7 @@ WORKDIR) to the configuration. The image ID is printed at the end.`,
   cat rootfs.tar | engine import --change 'CMD ["/bin/sh"]' -m 'from a tarball' - myimage`,
 		Args: cli.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			io_ := image.ImportOptions{Changes: o.changes, Message: o.message, OS: o.os, Arch: o.arch, Variant: o.variant}
+			io_ := imagestore.ImportOptions{Changes: o.changes, Message: o.message, OS: o.os, Arch: o.arch, Variant: o.variant}
 			if len(args) == 2 {
 				io_.Reference = args[1]
 			}
@@ -53,7 +53,7 @@ WORKDIR) to the configuration. The image ID is printed at the end.`,
 			}
 			io_.Progress = imageProgress(cmd, o.quiet)
 			return withImageStore(g, func(s storage.Store) error {
-				img, err := image.Import(cmd.Context(), s, src, io_)
+				img, err := imagestore.Import(cmd.Context(), s, src, io_)
 				if err != nil {
 					return err
 				}

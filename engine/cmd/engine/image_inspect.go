@@ -9,9 +9,9 @@ import (
 	"github.com/containers/storage"
 	"github.com/spf13/cobra"
 
-	"github.com/ocisuite/suite/engine/image"
 	"github.com/ocisuite/suite/shared/cli"
 	"github.com/ocisuite/suite/shared/format"
+	"github.com/ocisuite/suite/shared/imagestore"
 )
 
 func newImageInspectCmd(g *globalOptions) *cobra.Command {
@@ -33,10 +33,10 @@ func newImageInspectCmd(g *globalOptions) *cobra.Command {
 				}
 			}
 			return withImageStore(g, func(s storage.Store) error {
-				var all []*image.Data
+				var all []*imagestore.Data
 				var errs []string
 				for _, n := range args {
-					d, err := image.Inspect(cmd.Context(), s, n)
+					d, err := imagestore.Inspect(cmd.Context(), s, n)
 					if err != nil {
 						errs = append(errs, err.Error())
 						continue
@@ -52,7 +52,7 @@ func newImageInspectCmd(g *globalOptions) *cobra.Command {
 					}
 				} else {
 					if all == nil {
-						all = []*image.Data{}
+						all = []*imagestore.Data{}
 					}
 					if err := format.JSON(out, all); err != nil {
 						return err
@@ -77,7 +77,7 @@ func newImageExistsCmd(g *globalOptions) *cobra.Command {
 		Args:  cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withImageStore(g, func(s storage.Store) error {
-				ok, err := image.Exists(s, args[0])
+				ok, err := imagestore.Exists(s, args[0])
 				if err != nil {
 					return err
 				}
@@ -112,7 +112,7 @@ every image no container uses. Asks first unless --force.`,
 				}
 			}
 			return withImageStore(g, func(s storage.Store) error {
-				ids, err := image.Prune(s, all)
+				ids, err := imagestore.Prune(s, all)
 				for _, id := range ids {
 					fmt.Fprintln(cmd.OutOrStdout(), id)
 				}

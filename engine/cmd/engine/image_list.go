@@ -10,9 +10,9 @@ import (
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
-	"github.com/ocisuite/suite/engine/image"
 	"github.com/ocisuite/suite/shared/cli"
 	"github.com/ocisuite/suite/shared/format"
+	"github.com/ocisuite/suite/shared/imagestore"
 )
 
 type imagesOptions struct {
@@ -40,7 +40,7 @@ func newImagesCmd(g *globalOptions) *cobra.Command {
 				o.filters = append(o.filters, "reference="+args[0])
 			}
 			return withImageStore(g, func(s storage.Store) error {
-				list, err := image.List(cmd.Context(), s, image.ListOptions{All: o.all, Filters: o.filters, Sort: o.sort})
+				list, err := imagestore.List(cmd.Context(), s, imagestore.ListOptions{All: o.all, Filters: o.filters, Sort: o.sort})
 				if err != nil {
 					return err
 				}
@@ -118,7 +118,7 @@ func humanSince(t time.Time) string {
 	return units.HumanDuration(time.Since(t)) + " ago"
 }
 
-func writeImages(cmd *cobra.Command, o *imagesOptions, list []image.Summary) error {
+func writeImages(cmd *cobra.Command, o *imagesOptions, list []imagestore.Summary) error {
 	out := cmd.OutOrStdout()
 	if o.format == "json" {
 		js := []imageJSON{}

@@ -7,8 +7,8 @@ import (
 	"github.com/containers/storage"
 	"github.com/spf13/cobra"
 
-	"github.com/ocisuite/suite/engine/image"
 	"github.com/ocisuite/suite/shared/cli"
+	"github.com/ocisuite/suite/shared/imagestore"
 )
 
 type pullOptions struct {
@@ -65,12 +65,12 @@ func parsePlatform(p string) (osName, arch, variant string, err error) {
 }
 
 func runPull(cmd *cobra.Command, g *globalOptions, o *pullOptions, names []string) error {
-	po := image.PullOptions{
+	po := imagestore.PullOptions{
 		Sys: o.reg.options(g), Policy: o.policy, AllTags: o.allTags,
 		OS: o.os, Arch: o.arch, Variant: o.variant,
 		Progress: imageProgress(cmd, o.quiet), RetryTimes: o.retry, PolicyPath: o.policyPath,
 	}
-	if _, err := image.ParsePullPolicy(o.policy); err != nil {
+	if _, err := imagestore.ParsePullPolicy(o.policy); err != nil {
 		return cli.Usage(err)
 	}
 	if o.platform != "" {
@@ -84,7 +84,7 @@ func runPull(cmd *cobra.Command, g *globalOptions, o *pullOptions, names []strin
 	}
 	return withImageStore(g, func(s storage.Store) error {
 		for _, n := range names {
-			imgs, err := image.Pull(cmd.Context(), s, n, po)
+			imgs, err := imagestore.Pull(cmd.Context(), s, n, po)
 			if err != nil {
 				return err
 			}

@@ -7,8 +7,8 @@ import (
 	"github.com/containers/storage"
 	"github.com/spf13/cobra"
 
-	"github.com/ocisuite/suite/engine/image"
 	"github.com/ocisuite/suite/shared/cli"
+	"github.com/ocisuite/suite/shared/imagestore"
 )
 
 type pushOptions struct {
@@ -37,11 +37,11 @@ Without DESTINATION the image goes where its name says.`,
 			if len(args) == 2 {
 				dest = args[1]
 			}
-			if _, err := image.ManifestType(o.format); err != nil {
+			if _, err := imagestore.ManifestType(o.format); err != nil {
 				return cli.Usage(err)
 			}
 			return withImageStore(g, func(s storage.Store) error {
-				d, err := image.Push(cmd.Context(), s, args[0], dest, image.PushOptions{
+				d, err := imagestore.Push(cmd.Context(), s, args[0], dest, imagestore.PushOptions{
 					Sys: o.reg.options(g), Format: o.format, RemoveSignatures: o.removeSignatures,
 					Progress: imageProgress(cmd, o.quiet), RetryTimes: o.retry, PolicyPath: o.policyPath,
 				})

@@ -8,8 +8,8 @@ import (
 	"github.com/containers/storage"
 	"github.com/spf13/cobra"
 
-	"github.com/ocisuite/suite/engine/image"
 	"github.com/ocisuite/suite/shared/cli"
+	"github.com/ocisuite/suite/shared/imagestore"
 )
 
 // Exit codes of rmi, as podman documents them.
@@ -19,7 +19,7 @@ const (
 )
 
 func newRmiCmd(g *globalOptions) *cobra.Command {
-	o := image.RemoveOptions{}
+	o := imagestore.RemoveOptions{}
 	cmd := &cobra.Command{
 		Use:   "rmi [flags] IMAGE [IMAGE...]",
 		Short: "Remove images from local storage",
@@ -37,7 +37,7 @@ Exit codes: 0 all removed, 1 an image was not found, 2 an image is in use,
 				return cli.Usage(fmt.Errorf("give IMAGE arguments or --all"))
 			}
 			return withImageStore(g, func(s storage.Store) error {
-				rep, errs := image.Remove(s, args, o)
+				rep, errs := imagestore.Remove(s, args, o)
 				out := cmd.OutOrStdout()
 				for _, n := range rep.Untagged {
 					fmt.Fprintf(out, "Untagged: %s\n", n)
@@ -67,11 +67,11 @@ func rmiError(errs []error) error {
 	for i, err := range errs {
 		msgs[i] = err.Error()
 		switch {
-		case errors.Is(err, image.ErrInUse):
+		case errors.Is(err, imagestore.ErrInUse):
 			code = rmiInUse
-		case image.IsNotFound(err) && code == 0:
+		case imagestore.IsNotFound(err) && code == 0:
 			code = rmiNotFound
-		case !image.IsNotFound(err) && code != rmiInUse:
+		case !imagestore.IsNotFound(err) && code != rmiInUse:
 			code = 125
 		}
 	}

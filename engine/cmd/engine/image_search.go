@@ -3,9 +3,9 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/ocisuite/suite/engine/image"
 	"github.com/ocisuite/suite/shared/cli"
 	"github.com/ocisuite/suite/shared/format"
+	"github.com/ocisuite/suite/shared/imagestore"
 )
 
 type searchOptions struct {
@@ -30,14 +30,14 @@ repository (REGISTRY/REPOSITORY) and its tags are listed.`,
   engine search --list-tags registry.example/tools/busybox`,
 		Args: cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := image.Search(cmd.Context(), args[0], image.SearchOptions{Sys: o.reg.options(g), Limit: o.limit, ListTags: o.listTags})
+			res, err := imagestore.Search(cmd.Context(), args[0], imagestore.SearchOptions{Sys: o.reg.options(g), Limit: o.limit, ListTags: o.listTags})
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			if o.format == "json" {
 				if res == nil {
-					res = []image.SearchResult{}
+					res = []imagestore.SearchResult{}
 				}
 				return format.JSON(out, res)
 			}

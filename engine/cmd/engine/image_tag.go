@@ -4,8 +4,8 @@ import (
 	"github.com/containers/storage"
 	"github.com/spf13/cobra"
 
-	"github.com/ocisuite/suite/engine/image"
 	"github.com/ocisuite/suite/shared/cli"
+	"github.com/ocisuite/suite/shared/imagestore"
 )
 
 func newTagCmd(g *globalOptions) *cobra.Command {
@@ -19,7 +19,7 @@ localhost/ and a name without a tag gets :latest, as podman does.`,
 		Args: cli.MinArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withImageStore(g, func(s storage.Store) error {
-				return image.Tag(s, args[0], args[1:])
+				return imagestore.Tag(s, args[0], args[1:])
 			})
 		},
 	}
@@ -35,7 +35,7 @@ func newUntagCmd(g *globalOptions) *cobra.Command {
 		Args: cli.MinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withImageStore(g, func(s storage.Store) error {
-				_, err := image.Untag(s, args[0], args[1:])
+				_, err := imagestore.Untag(s, args[0], args[1:])
 				return err
 			})
 		},

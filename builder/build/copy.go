@@ -1,0 +1,199 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
+	"github.com/ocisuite/suite/builder/container"
+	"github.com/ocisuite/suite/builder/copier"
+	"github.com/ocisuite/suite/shared/oci"
+)
+
+// fromImage resolves COPY --from / --mount from=: an earlier stage's
+// image, or an image (pulled by the pull policy).
+func (st *stage) fromImage(ctx context.Context, ref string) (string, error) {
+	b := st.b
+	ref = b.expandMeta(ref)
+	if j, ok := b.stageIndex(ref); ok && j < st.idx && (b.stages[j].Name != "" || isNumber(ref)) {
+		r := b.results[j]
+		<-r.done
+		return r.imageID, r.err
+	}
+	img, err := b.m.ResolveImage(ctx, ref, pullPolicy(b.o.Pull))
+	if err != nil {
+		return "", err
+	}
+	return img.ID, nil
+}
+
+// copySpec is one COPY or ADD, resolved.
+type copySpec struct {
+	cmd      string
+	sources  []string
+	contents []instructions.SourceContent
+	dest     string
+	from     string
+	chown    string
+	chmod    string
+	parents  bool
+	excludes []string
+	extract  bool
+	checksum string
+}
+
+func (st *stage) copy(ctx context.Context, c *instructions.CopyCommand) error {
+	return st.copyStep(ctx, copySpec{
+		cmd: "COPY", sources: c.SourcePaths, contents: c.SourceContents, dest: c.DestPath,
+		from: c.From, chown: c.Chown, chmod: c.Chmod, parents: c.Parents, excludes: c.ExcludePatterns,
+	})
+}
+
+func (st *stage) add(ctx context.Context, c *instructions.AddCommand) error {
+	extract := c.Unpack == nil || *c.Unpack
+	return st.copyStep(ctx, copySpec{
+		cmd: "ADD", sources: c.SourcePaths, contents: c.SourceContents, dest: c.DestPath,
+		chown: c.Chown, chmod: c.Chmod, excludes: c.ExcludePatterns, extract: extract, checksum: c.Checksum,
+	})
+}
+
+func isURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}
+
+// copyStep runs COPY or ADD.
+func (st *stage) copyStep(ctx context.Context, cs copySpec) error {
+	b := st.b
+	dest := cs.dest
+	if !path.IsAbs(dest) {
+		wd := st.cfg.Config.WorkingDir
+		if wd == "" {
+			wd = "/"
+		}
+		dir := strings.HasSuffix(dest, "/") || dest == "." || strings.HasSuffix(dest, "/.")
+		dest = path.Join(wd, dest)
+		if dir && !strings.HasSuffix(dest, "/") {
+			dest += "/"
+		}
+	}
+	var chmod *os.FileMode
+	if cs.chmod != "" {
+		n, err := strconv.ParseUint(cs.chmod, 8, 32)
+		if err != nil || n > 0o7777 {
+			return fmt.Errorf("invalid --chmod=%s: want an octal mode", cs.chmod)
+		}
+		m := os.FileMode(n)
+		chmod = &m
+	}
+	opts := copier.Options{Chmod: chmod, Parents: cs.parents, Excludes: cs.excludes, Extract: cs.extract}
+	srcRoot := b.o.ContextDir
+	var urls, local []string
+	for _, s := range cs.sources {
+		if isURL(s) {
+			if cs.cmd != "ADD" {
+				return fmt.Errorf("COPY cannot fetch %s: use ADD", s)
+			}
+			urls = append(urls, s)
+			continue
+		}
+		if strings.HasPrefix(s, "git@") || strings.HasSuffix(s, ".git") {
+			return fmt.Errorf("ADD from git (%s) is not supported", s)
+		}
+		local = append(local, s)
+	}
+	if cs.checksum != "" && len(local) > 0 {
+		return fmt.Errorf("%s --checksum is only for URLs", cs.cmd)
+	}
+	var inputs string
+	var fromID string
+	switch {
+	case cs.from != "":
+		id, err := st.fromImage(ctx, cs.from)
+		if err != nil {
+			return err
+		}
+		fromID = id
+		opts.PreserveOwnership = true
+		opts.SourceName = cs.from
+		inputs = "from:" + id + jsonString(local)
+	case len(cs.contents) > 0:
+		inputs = "heredoc:" + jsonString(cs.contents)
+	default:
+		opts.Ignore = b.ignore
+		if len(local) > 0 {
+			d, err := copier.Digest(srcRoot, local, opts)
+			if err != nil {
+				return err
+			}
+			inputs = "context:" + d
+		}
+	}
+	key := cacheKey("", cs.cmd, dest, cs.chown, cs.chmod, strconv.FormatBool(cs.parents), jsonString(cs.excludes),
+		strconv.FormatBool(cs.extract), jsonString(urls), cs.checksum, inputs)
+	what := "multi:" + strings.TrimPrefix(cacheKey("", inputs), "sha256:")[:16]
+	if len(local)+len(urls)+len(cs.contents) == 1 {
+		what = "file:" + strings.TrimPrefix(cacheKey("", inputs), "sha256:")[:16]
+	}
+	createdBy := nop(fmt.Sprintf("%s %s in %s ", cs.cmd, what, dest))
+	return st.fsStep(ctx, key, createdBy, func(ctx context.Context, ctr *container.Container, rootfs string) error {
+		if cs.chown != "" {
+			u, err := oci.ResolveUser(rootfs, cs.chown)
+			if err != nil {
+				return fmt.Errorf("--chown=%s: %w", cs.chown, err)
+			}
+			opts.Chown = &copier.Owner{UID: u.Uid, GID: u.Gid}
+		}
+		root := srcRoot
+		sources := local
+		if fromID != "" {
+			mp, err := b.m.Store.MountImage(fromID, nil, "")
+			if err != nil {
+				return fmt.Errorf("mounting %s: %w", cs.from, err)
+			}
+			defer func() { _, _ = b.m.Store.UnmountImage(fromID, false) }()
+			root = mp
+		}
+		if len(cs.contents) > 0 {
+			tmp, err := os.MkdirTemp("", "builder-heredoc-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			sources = nil
+			for _, sc := range cs.contents {
+				if _, err := writeTemp(tmp, sc.Path, sc.Data, 0o644); err != nil {
+					return err
+				}
+				sources = append(sources, sc.Path)
+			}
+			root = tmp
+			opts.Ignore = nil
+		}
+		if len(sources) > 0 {
+			if err := copier.Copy(root, sources, rootfs, dest, opts); err != nil {
+				return err
+			}
+		}
+		for _, u := range urls {
+			if err := copier.Fetch(ctx, u, cs.checksum, rootfs, dest, opts); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// runCmd runs a host command, with its output in the error.
+func runCmd(name string, args ...string) error {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v: %s", name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}

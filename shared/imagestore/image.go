@@ -1,0 +1,226 @@
+// Package imagestore holds what the engine and the builder do with images in the local store:
+// pull and push through shared/image (the code transport uses), list,
+// remove, tag, save, load, import, history, inspect, prune and search.
+// Every function takes the opened containers/storage store; nothing here
+// parses flags or prints tables.
+package imagestore
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/containers/image/v5/docker/reference"
+	istorage "github.com/containers/image/v5/storage"
+	"github.com/containers/image/v5/types"
+	"github.com/containers/storage"
+	digest "github.com/opencontainers/go-digest"
+)
+
+var (
+	// ErrNotFound: no local image matches the name or ID.
+	ErrNotFound = errors.New("image not known")
+	// ErrInUse: a container uses the image.
+	ErrInUse = errors.New("image is in use by a container")
+	// ErrAmbiguous: an ID prefix matches more than one image.
+	ErrAmbiguous = errors.New("more than one image matches")
+)
+
+var hexID = regexp.MustCompile(`^[a-f0-9]{3,64}$`)
+
+// NormalizeName turns what a user typed for a local name into the fully
+// qualified, tagged name podman stores: a name without a registry goes
+// under "localhost/", a missing tag is "latest" ("app" →
+// "localhost/app:latest", "docker.io/busybox" →
+// "docker.io/library/busybox:latest").
+func NormalizeName(name string) (reference.Named, error) {
+	if strings.HasPrefix(name, "sha256:") || name == "" {
+		return nil, fmt.Errorf("invalid image name %q", name)
+	}
+	if !hasDomain(name) {
+		name = "localhost/" + name
+	}
+	named, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return nil, fmt.Errorf("invalid image name %q: %w", name, err)
+	}
+	return reference.TagNameOnly(named), nil
+}
+
+// hasDomain reports whether name starts with a registry host.
+func hasDomain(name string) bool {
+	first, _, ok := strings.Cut(name, "/")
+	return ok && (strings.ContainsAny(first, ".:") || first == "localhost")
+}
+
+// Found is a local image and the name it was found by ("" when found by ID).
+type Found struct {
+	*storage.Image
+	// Name is the stored name that matched, "" when the image was found by
+	// its ID.
+	Name string
+}
+
+// Lookup finds a local image by full or short ID (with or without
+// "sha256:"), by a stored name, or by a short name: "busybox" matches
+// localhost/busybox:latest, docker.io/library/busybox:latest and any
+// REGISTRY/…/busybox:latest, in that order, as podman does.
+func Lookup(s storage.Store, name string) (Found, error) {
+	id := strings.TrimPrefix(name, "sha256:")
+	if hexID.MatchString(id) {
+		img, err := s.Image(id)
+		if err == nil && strings.HasPrefix(img.ID, id) {
+			return Found{Image: img}, nil
+		}
+		if err != nil && !errors.Is(err, storage.ErrImageUnknown) {
+			// containers/storage refuses an ID prefix that is not unique.
+			return Found{}, fmt.Errorf("%s: %w: %v", name, ErrAmbiguous, err)
+		}
+		if strings.HasPrefix(name, "sha256:") {
+			return Found{}, fmt.Errorf("%s: %w", name, ErrNotFound)
+		}
+	}
+	ref, err := reference.Parse(name)
+	if err != nil {
+		return Found{}, fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
+	var candidates []string
+	if hasDomain(name) {
+		candidates = append(candidates, name)
+	} else {
+		candidates = append(candidates, "localhost/"+name, "docker.io/"+name)
+	}
+	for _, c := range candidates {
+		n, err := reference.ParseNormalizedNamed(c)
+		if err != nil {
+			continue
+		}
+		if f, ok := lookupNamed(s, n); ok {
+			return f, nil
+		}
+	}
+	if !hasDomain(name) {
+		if f, ok := lookupShort(s, ref); ok {
+			return f, nil
+		}
+	}
+	return Found{}, fmt.Errorf("%s: %w", name, ErrNotFound)
+}
+
+// lookupNamed finds the image stored under exactly n (tag "latest" when
+// n has neither tag nor digest; by repository and digest for a digest).
+func lookupNamed(s storage.Store, n reference.Named) (Found, bool) {
+	if c, ok := n.(reference.Canonical); ok {
+		images, err := s.Images()
+		if err != nil {
+			return Found{}, false
+		}
+		for i := range images {
+			img := &images[i]
+			if !hasDigest(img, c.Digest()) {
+				continue
+			}
+			for _, nm := range img.Names {
+				if p, err := reference.ParseNormalizedNamed(nm); err == nil && p.Name() == n.Name() {
+					return Found{Image: img, Name: nm}, true
+				}
+			}
+		}
+		return Found{}, false
+	}
+	n = reference.TagNameOnly(n)
+	img, err := s.Image(n.String())
+	if err != nil {
+		return Found{}, false
+	}
+	return Found{Image: img, Name: n.String()}, true
+}
+
+func hasDigest(img *storage.Image, d digest.Digest) bool {
+	if img.Digest == d {
+		return true
+	}
+	for _, x := range img.Digests {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
+
+// lookupShort matches a short name against the repository paths of every
+// stored name: "busybox" and "library/busybox" match
+// docker.io/library/busybox:latest, "bb" matches 127.0.0.1:5000/app/bb.
+func lookupShort(s storage.Store, ref reference.Reference) (Found, bool) {
+	named, ok := ref.(reference.Named)
+	if !ok {
+		return Found{}, false
+	}
+	path := named.Name()
+	tag := "latest"
+	if t, ok := named.(reference.Tagged); ok {
+		tag = t.Tag()
+	}
+	var dgst digest.Digest
+	if c, ok := named.(reference.Canonical); ok {
+		dgst = c.Digest()
+		tag = ""
+	}
+	images, err := s.Images()
+	if err != nil {
+		return Found{}, false
+	}
+	for i := range images {
+		img := &images[i]
+		if dgst != "" && !hasDigest(img, dgst) {
+			continue
+		}
+		for _, nm := range img.Names {
+			p, err := reference.ParseNormalizedNamed(nm)
+			if err != nil {
+				continue
+			}
+			rp := reference.Path(p)
+			if rp != path && !strings.HasSuffix(rp, "/"+path) {
+				continue
+			}
+			if tag != "" {
+				t, ok := p.(reference.Tagged)
+				if !ok || t.Tag() != tag {
+					continue
+				}
+			}
+			return Found{Image: img, Name: nm}, true
+		}
+	}
+	return Found{}, false
+}
+
+// storeRef is the containers-storage reference of a local image.
+func storeRef(s storage.Store, img *storage.Image) (types.ImageReference, error) {
+	return istorage.Transport.NewStoreReference(s, nil, img.ID)
+}
+
+// containersOf returns the storage containers created from image id.
+func containersOf(s storage.Store, id string) ([]storage.Container, error) {
+	all, err := s.Containers()
+	if err != nil {
+		return nil, fmt.Errorf("listing containers: %w", err)
+	}
+	var out []storage.Container
+	for _, c := range all {
+		if c.ImageID == id {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// shortID is the 12-character form of an image ID.
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
