@@ -64,7 +64,7 @@ type Options struct {
 	Volumes []string
 	// CapAdd and CapDrop adjust RUN's capabilities.
 	CapAdd, CapDrop []string
-	// Isolation is oci (default) or rootless (--isolation).
+	// Isolation is oci (default; rootless is the same) or chroot.
 	Isolation string
 	// Quiet prints only the image ID (-q).
 	Quiet bool
@@ -78,6 +78,10 @@ type Options struct {
 	Jobs int
 	// Out receives the build's progress and RUN output; nil is discarded.
 	Out io.Writer
+	// CacheFrom are registry repositories to look for cached steps in
+	// (--cache-from); CacheTo is where steps built here are pushed
+	// (--cache-to). A step's image is tagged with its cache key.
+	CacheFrom, CacheTo []string
 }
 
 // Secret is where a --secret's content comes from: a file or a variable.
@@ -146,12 +150,8 @@ func Build(ctx context.Context, m *container.Manager, o Options) (*Result, error
 	if _, err := container.ParseNetwork(o.Network); err != nil {
 		return nil, err
 	}
-	switch o.Isolation {
-	case "", "oci", "rootless", "default":
-	case "chroot":
-		return nil, errors.New("--isolation chroot is not supported: use oci or rootless")
-	default:
-		return nil, fmt.Errorf("invalid isolation %q: want oci, rootless or chroot", o.Isolation)
+	if _, err := container.ParseIsolation(o.Isolation); err != nil {
+		return nil, err
 	}
 	ctxDir, err := filepath.Abs(o.ContextDir)
 	if err != nil {

@@ -83,12 +83,13 @@ func (st *stage) run(ctx context.Context, c *instructions.RunCommand) error {
 		}
 		w := &lockedWriter{b: b, w: out}
 		code, err := ctr.Run(ctx, args, container.RunOptions{
-			Env:     append(runEnv, secretEnv...),
-			Network: network,
-			CapAdd:  b.o.CapAdd,
-			CapDrop: b.o.CapDrop,
-			Mounts:  ms,
-			Stdio:   oci.IO{Stdout: w, Stderr: w},
+			Env:       append(runEnv, secretEnv...),
+			Network:   network,
+			CapAdd:    b.o.CapAdd,
+			CapDrop:   b.o.CapDrop,
+			Mounts:    ms,
+			Stdio:     oci.IO{Stdout: w, Stderr: w},
+			Isolation: b.o.Isolation,
 		})
 		if err != nil {
 			return err

@@ -47,10 +47,10 @@ type stage struct {
 	// dirs are WORKDIRs to create at the next filesystem step.
 	dirs []pendingDir
 	// cmdSet records a CMD in this stage (ENTRYPOINT then keeps it).
-	cmdSet    bool
-	step, of  int
-	label     string
-	changed   bool // the configuration changed since the last image
+	cmdSet   bool
+	step, of int
+	label    string
+	changed  bool // the configuration changed since the last image
 }
 
 type pendingDir struct {
@@ -442,6 +442,16 @@ func (st *stage) fsStep(ctx context.Context, key, createdBy string, do func(ctx 
 			}
 		}
 	}
+	if b.layers() && !b.o.NoCache && len(b.o.CacheFrom) > 0 {
+		if id := b.pullCached(ctx, key); id != "" {
+			cfg, err := container.ImageConfig(ctx, b.m.Store, id)
+			if err == nil {
+				st.imageID, st.cfg, st.key, st.changed, st.dirs = id, cfg, cacheKey(key, id), false, nil
+				b.printf("--> Using cache %s (from a registry)\n", id)
+				return nil
+			}
+		}
+	}
 	c, err := st.container(ctx)
 	if err != nil {
 		return err
@@ -479,6 +489,9 @@ func (st *stage) fsStep(ctx context.Context, key, createdBy string, do func(ctx 
 		return err
 	}
 	st.imageID, st.cfg, st.changed = id, cfg, false
+	if err := b.pushCached(ctx, key, id); err != nil {
+		return err
+	}
 	// The steps after a fresh one chain on its result, so that they miss
 	// the cache unless this step made the same image as before.
 	st.key = cacheKey(key, id)

@@ -168,9 +168,7 @@ func (f *flags) options(cmd *cobra.Command, args []string) (build.Options, error
 		t := time.Unix(f.timestamp, 0).UTC()
 		o.Timestamp = &t
 	}
-	if len(f.cacheFrom) > 0 || len(f.cacheTo) > 0 {
-		return o, fmt.Errorf("--cache-from/--cache-to are not supported yet")
-	}
+	o.CacheFrom, o.CacheTo = f.cacheFrom, f.cacheTo
 	return o, nil
 }
 

@@ -46,6 +46,8 @@ type RunOptions struct {
 	Hostname string
 	// NoHosts leaves /etc/hosts and /etc/resolv.conf as the image has them.
 	NoHosts bool
+	// Isolation is IsolationOCI (default) or IsolationChroot.
+	Isolation string
 }
 
 // ParseNetwork checks a --network value for RUN.
@@ -68,6 +70,10 @@ func (c *Container) Run(ctx context.Context, args []string, o RunOptions) (int, 
 		return -1, errors.New("no command given")
 	}
 	network, err := ParseNetwork(o.Network)
+	if err != nil {
+		return -1, err
+	}
+	isolation, err := ParseIsolation(o.Isolation)
 	if err != nil {
 		return -1, err
 	}
@@ -160,6 +166,10 @@ func (c *Container) Run(ctx context.Context, args []string, o RunOptions) (int, 
 	}
 	if err := oci.WriteBundle(bundle, spec); err != nil {
 		return -1, err
+	}
+	if isolation == IsolationChroot {
+		logrus.Debugf("builder: running %q in %s (chroot)", args, c.Name)
+		return chrootRun(ctx, spec, o.Stdio)
 	}
 	id := "builder-" + c.ID[:12] + "-" + filepath.Base(bundle)[len("bundle-"):]
 	logrus.Debugf("builder: running %q in %s", args, c.Name)
