@@ -102,6 +102,52 @@ func (e *Engine) checkpointDir(id string) (string, error) {
 	return filepath.Join(d, "checkpoint"), nil
 }
 
+// preCheckpointDir holds a container's pre-checkpoint (memory only).
+func (e *Engine) preCheckpointDir(id string) (string, error) {
+	d, err := e.Store.ContainerDirectory(id)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "pre-checkpoint"), nil
+}
+
+// memoryTracking checks that CRIU can track memory changes, which
+// pre-checkpoints need; the error says what is missing.
+func memoryTracking(ctx context.Context, criuPath string) error {
+	out, err := exec.CommandContext(ctx, criuPath, "check", "--feature", "mem_dirty_track").CombinedOutput()
+	if err == nil {
+		return nil
+	}
+	msg := strings.TrimSpace(string(out))
+	if i := strings.LastIndex(msg, "): "); i >= 0 {
+		msg = msg[i+3:]
+	}
+	return fmt.Errorf("--pre-checkpoint and --with-previous need the kernel's memory change tracking (soft-dirty, CONFIG_MEM_SOFT_DIRTY), which this host lacks (criu check --feature mem_dirty_track: %s): checkpoint without them", msg)
+}
+
+// preCheckpoint dumps the container's memory and leaves it running.
+func (e *Engine) preCheckpoint(ctx context.Context, c *Container, criuPath string) (*CheckpointResult, error) {
+	pre, err := e.preCheckpointDir(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	bundle, err := e.bundle(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(pre); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	err = e.Runtime.Checkpoint(ctx, c.ID, oci.CheckpointOptions{ImagePath: pre, WorkPath: bundle, PreDump: true, CRIU: criuPath})
+	if err != nil {
+		os.RemoveAll(pre)
+		return nil, fmt.Errorf("pre-checkpointing %s: %w", c.Name, err)
+	}
+	e.event(c, "checkpoint")
+	return &CheckpointResult{ID: c.ID, Name: c.Name, RuntimeDuration: time.Since(start).Microseconds()}, nil
+}
+
 func hasImages(dir string) bool {
 	_, err := os.Stat(filepath.Join(dir, "inventory.img"))
 	return err == nil
@@ -123,6 +169,11 @@ type CheckpointOptions struct {
 	// IgnoreVolumes leaves out the named volumes' content.
 	IgnoreRootfs  bool
 	IgnoreVolumes bool
+	// PreCheckpoint dumps only the memory, leaving the container running,
+	// so that a later checkpoint WithPrevious copies only what changed
+	// since and the container is frozen for less time. Both need the
+	// kernel's memory change tracking (soft-dirty bits).
+	PreCheckpoint, WithPrevious bool
 }
 
 // CheckpointResult is what one checkpoint did.
@@ -166,6 +217,14 @@ func (e *Engine) Checkpoint(ctx context.Context, id string, o CheckpointOptions)
 	if c.AutoRemove && !o.LeaveRunning && o.Export == "" {
 		return nil, fmt.Errorf("container %s was started with --rm, it would be removed by the checkpoint: use --export or --leave-running", c.Name)
 	}
+	if o.PreCheckpoint || o.WithPrevious {
+		if err := memoryTracking(ctx, criuPath); err != nil {
+			return nil, err
+		}
+	}
+	if o.PreCheckpoint {
+		return e.preCheckpoint(ctx, c, criuPath)
+	}
 	zombies, err := e.checkProcs(ctx, c)
 	if err != nil {
 		return nil, err
@@ -192,6 +251,17 @@ func (e *Engine) Checkpoint(ctx context.Context, id string, o CheckpointOptions)
 			return nil, err
 		}
 	}
+	parent := ""
+	if o.WithPrevious {
+		pre, err := e.preCheckpointDir(c.ID)
+		if err != nil {
+			return nil, err
+		}
+		if !hasImages(pre) {
+			return nil, fmt.Errorf("container %s has no pre-checkpoint: run checkpoint --pre-checkpoint first", c.Name)
+		}
+		parent = "../" + filepath.Base(pre)
+	}
 	start := time.Now()
 	err = e.Runtime.Checkpoint(ctx, c.ID, oci.CheckpointOptions{
 		ImagePath:      imgDir,
@@ -199,6 +269,7 @@ func (e *Engine) Checkpoint(ctx context.Context, id string, o CheckpointOptions)
 		LeaveRunning:   o.LeaveRunning,
 		TCPEstablished: o.TCPEstablished,
 		FileLocks:      o.FileLocks,
+		ParentPath:     parent,
 		CRIU:           criuPath,
 	})
 	res := &CheckpointResult{ID: c.ID, Name: c.Name, RuntimeDuration: time.Since(start).Microseconds(), Zombies: zombies}

@@ -27,6 +27,9 @@ func newCheckpointCmd(g *globalOptions) *cobra.Command {
 			if (o.IgnoreRootfs || o.IgnoreVolumes) && o.Export == "" && o.CreateImage == "" {
 				return cli.Usage(errors.New("--ignore-rootfs and --ignore-volumes need --export or --create-image"))
 			}
+			if o.PreCheckpoint && (o.Export != "" || o.CreateImage != "" || o.WithPrevious || o.LeaveRunning) {
+				return cli.Usage(errors.New("--pre-checkpoint cannot be combined with --export, --create-image, --with-previous or --leave-running"))
+			}
 			if o.CreateImage != "" && (all || len(args) != 1) {
 				return cli.Usage(errors.New("--create-image takes exactly one container"))
 			}
@@ -62,6 +65,8 @@ func newCheckpointCmd(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.IgnoreRootfs, "ignore-rootfs", false, "leave the root filesystem changes out of the --export archive or --create-image image")
 	f.BoolVar(&o.IgnoreVolumes, "ignore-volumes", false, "leave the named volumes' content out of the --export archive or --create-image image")
 	f.StringVar(&o.CreateImage, "create-image", "", "also store the checkpoint as a one-layer image `name` (push it, then restore IMAGE elsewhere)")
+	f.BoolVarP(&o.PreCheckpoint, "pre-checkpoint", "P", false, "dump only the memory and leave the container running (needs soft-dirty memory tracking)")
+	f.BoolVar(&o.WithPrevious, "with-previous", false, "checkpoint on top of the last --pre-checkpoint: only memory changed since is dumped")
 	f.BoolVar(&printStats, "print-stats", false, "print CRIU's statistics as JSON")
 	return cmd
 }
