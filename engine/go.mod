@@ -10,6 +10,7 @@ require (
 	github.com/docker/go-units v0.5.0
 	github.com/moby/buildkit v0.23.2
 	github.com/moby/sys/user v0.4.0
+	github.com/ocisuite/suite/builder v0.0.0-00010101000000-000000000000
 	github.com/ocisuite/suite/config v0.0.0-00010101000000-000000000000
 	github.com/ocisuite/suite/shared v0.0.0-00010101000000-000000000000
 	github.com/opencontainers/go-digest v1.0.0

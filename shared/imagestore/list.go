@@ -2,14 +2,17 @@ package imagestore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/containers/image/v5/docker/reference"
+	"github.com/containers/image/v5/manifest"
 	"github.com/containers/storage"
 	digest "github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -25,10 +28,15 @@ type Summary struct {
 	Size       int64
 	Labels     map[string]string
 	Containers int
-	Dangling   bool
-	ReadOnly   bool
-	TopLayer   string
-	layerChain map[string]bool
+	// Dangling: the image has no name and no image is built on it.
+	Dangling bool
+	// Intermediate: the image has no name and an image is built on it
+	// (a build step's, kept for the layer cache).
+	Intermediate bool
+	// Parent is the ID of the image this one is built on, if stored.
+	Parent   string
+	ReadOnly bool
+	TopLayer string
 }
 
 // RepoTag is one name of an image split for the table.
@@ -82,11 +90,11 @@ func (s Summary) RepoDigests() []string {
 
 // ListOptions control List.
 type ListOptions struct {
-	// All includes intermediate images (dangling images that are the
-	// parent of another image).
+	// All includes intermediate images (images without a name that
+	// another image is built on, as the build steps' images are).
 	All bool
 	// Filters are podman's KEY=VALUE filters: reference, before, since,
-	// dangling, label, id. Filters of one key are ORed, keys ANDed
+	// dangling, intermediate, label, id, readonly, containers. Filters of one key are ORed, keys ANDed
 	// (label ANDed with itself, as in podman).
 	Filters []string
 	// Sort is created (newest first, the default), id, repository, size
@@ -100,13 +108,9 @@ func List(ctx context.Context, s storage.Store, o ListOptions) ([]Summary, error
 	if err != nil {
 		return nil, fmt.Errorf("listing images: %w", err)
 	}
-	layers, err := s.Layers()
+	fam, err := newFamily(s, images)
 	if err != nil {
-		return nil, fmt.Errorf("listing layers: %w", err)
-	}
-	parent := map[string]string{}
-	for _, l := range layers {
-		parent[l.ID] = l.Parent
+		return nil, err
 	}
 	ctrs, err := s.Containers()
 	if err != nil {
@@ -119,18 +123,21 @@ func List(ctx context.Context, s storage.Store, o ListOptions) ([]Summary, error
 	all := make([]Summary, 0, len(images))
 	for i := range images {
 		img := &images[i]
+		unnamed := len(img.Names) == 0
 		sum := Summary{
 			ID: img.ID, Names: img.Names, Digest: img.Digest, Digests: img.Digests,
-			Created: img.Created, Containers: used[img.ID], Dangling: len(img.Names) == 0,
-			ReadOnly: img.ReadOnly, TopLayer: img.TopLayer, layerChain: map[string]bool{},
-		}
-		for l := parent[img.TopLayer]; l != ""; l = parent[l] {
-			sum.layerChain[l] = true
+			Created: img.Created, Containers: used[img.ID], ReadOnly: img.ReadOnly, TopLayer: img.TopLayer,
+			Dangling: unnamed && !fam.hasChildren(img.ID), Intermediate: unnamed && fam.hasChildren(img.ID),
+			Parent: fam.parent(img.ID),
 		}
 		if size, err := s.ImageSize(img.ID); err == nil {
 			sum.Size = size
 		}
-		if cfg, err := imageConfig(ctx, s, img); err == nil {
+		cfg := fam.configs[img.ID]
+		if cfg == nil {
+			cfg, _ = imageConfig(ctx, s, img)
+		}
+		if cfg != nil {
 			sum.Labels = cfg.Config.Labels
 			if cfg.Created != nil && sum.Created.IsZero() {
 				sum.Created = *cfg.Created
@@ -144,7 +151,7 @@ func List(ctx context.Context, s storage.Store, o ListOptions) ([]Summary, error
 	}
 	var out []Summary
 	for _, sum := range all {
-		if !o.All && sum.Dangling && isParent(sum, all) {
+		if !o.All && sum.Intermediate {
 			continue
 		}
 		if filter(sum) {
@@ -157,14 +164,114 @@ func List(ctx context.Context, s storage.Store, o ListOptions) ([]Summary, error
 	return out, nil
 }
 
-// isParent reports whether another image is built on sum's top layer.
-func isParent(sum Summary, all []Summary) bool {
-	for _, x := range all {
-		if x.ID != sum.ID && x.layerChain[sum.TopLayer] {
-			return true
+// family knows which stored images are built on which, as podman's layer
+// tree does: a child stands on its parent's top layer, or on the same top
+// layer, and its configuration extends the parent's, the same layer diff
+// IDs first and the same history entries first, with more after. (Podman
+// wants exactly one more history entry; a build here commits an image per
+// filesystem step only, so configuration steps after the last one add
+// several.)
+type family struct {
+	configs  map[string]*imgspecv1.Image // by image ID; nil when unreadable
+	children map[string][]string         // image ID → IDs of its children
+	parents  map[string]string           // image ID → its closest parent
+}
+
+// newFamily reads the configurations of images and relates them.
+func newFamily(s storage.Store, images []storage.Image) (*family, error) {
+	layers, err := s.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("listing layers: %w", err)
+	}
+	parentLayer := map[string]string{}
+	for _, l := range layers {
+		parentLayer[l.ID] = l.Parent
+	}
+	f := &family{configs: map[string]*imgspecv1.Image{}, children: map[string][]string{}, parents: map[string]string{}}
+	onLayer := map[string][]*storage.Image{} // by top layer ("" for none)
+	for i := range images {
+		img := &images[i]
+		f.configs[img.ID] = storedConfig(s, img)
+		onLayer[img.TopLayer] = append(onLayer[img.TopLayer], img)
+	}
+	for i := range images {
+		child := &images[i]
+		cc := f.configs[child.ID]
+		if cc == nil {
+			continue
+		}
+		// Candidates: the images on the same top layer and, when the
+		// child has one, those on the layer below it.
+		cands := onLayer[child.TopLayer]
+		if child.TopLayer != "" {
+			cands = append(slices.Clip(cands), onLayer[parentLayer[child.TopLayer]]...)
+		}
+		best := -1
+		for _, p := range cands {
+			pc := f.configs[p.ID]
+			if p.ID == child.ID || pc == nil || !extends(cc, pc) {
+				continue
+			}
+			f.children[p.ID] = append(f.children[p.ID], child.ID)
+			if len(pc.History) > best {
+				best = len(pc.History)
+				f.parents[child.ID] = p.ID
+			}
 		}
 	}
-	return false
+	return f, nil
+}
+
+func (f *family) hasChildren(id string) bool { return len(f.children[id]) > 0 }
+func (f *family) parent(id string) string    { return f.parents[id] }
+
+// extends reports whether child's configuration is parent's with more
+// history after it: parent's layers first, parent's history entries
+// first and at least one entry more.
+func extends(child, parent *imgspecv1.Image) bool {
+	if len(parent.History) == 0 || len(child.History) <= len(parent.History) ||
+		len(child.RootFS.DiffIDs) < len(parent.RootFS.DiffIDs) {
+		return false
+	}
+	for i, d := range parent.RootFS.DiffIDs {
+		if child.RootFS.DiffIDs[i] != d {
+			return false
+		}
+	}
+	for i, h := range parent.History {
+		c := child.History[i]
+		if (h.Created == nil) != (c.Created == nil) || (h.Created != nil && !h.Created.Equal(*c.Created)) ||
+			h.CreatedBy != c.CreatedBy || h.Author != c.Author || h.Comment != c.Comment || h.EmptyLayer != c.EmptyLayer {
+			return false
+		}
+	}
+	return true
+}
+
+// storedConfig reads an image's configuration from the store's record:
+// stored under its digest, which is the image ID for every image but
+// those pulled by a schema 1 manifest; else by the manifest's config
+// digest. It is nil when there is none (schema 1) or it cannot be read.
+func storedConfig(s storage.Store, img *storage.Image) *imgspecv1.Image {
+	b, err := s.ImageBigData(img.ID, "sha256:"+img.ID)
+	if err != nil {
+		mb, merr := s.ImageBigData(img.ID, storage.ImageDigestBigDataKey)
+		if merr != nil {
+			return nil
+		}
+		m, merr := manifest.FromBlob(mb, manifest.GuessMIMEType(mb))
+		if merr != nil || m.ConfigInfo().Digest == "" {
+			return nil
+		}
+		if b, err = s.ImageBigData(img.ID, m.ConfigInfo().Digest.String()); err != nil {
+			return nil
+		}
+	}
+	var cfg imgspecv1.Image
+	if json.Unmarshal(b, &cfg) != nil {
+		return nil
+	}
+	return &cfg
 }
 
 func sortSummaries(out []Summary, by string) error {
@@ -219,6 +326,13 @@ func parseFilters(filters []string, all []Summary, s storage.Store) (func(Summar
 				}
 			}
 			one = func(x Summary, v string) bool { b, _ := strconv.ParseBool(v); return x.Dangling == b }
+		case "intermediate":
+			for _, v := range vals {
+				if _, err := strconv.ParseBool(v); err != nil {
+					return nil, fmt.Errorf("invalid filter intermediate=%s: want true or false", v)
+				}
+			}
+			one = func(x Summary, v string) bool { b, _ := strconv.ParseBool(v); return x.Intermediate == b }
 		case "label":
 			and = true
 			one = func(x Summary, v string) bool {
@@ -253,7 +367,7 @@ func parseFilters(filters []string, all []Summary, s storage.Store) (func(Summar
 		case "containers":
 			one = func(x Summary, v string) bool { b, _ := strconv.ParseBool(v); return (x.Containers > 0) == b }
 		default:
-			return nil, fmt.Errorf("invalid filter %q: want reference, before, since, dangling, label, id, readonly or containers", k)
+			return nil, fmt.Errorf("invalid filter %q: want reference, before, since, dangling, intermediate, label, id, readonly or containers", k)
 		}
 		preds = append(preds, func(x Summary) bool {
 			for _, v := range vals {

@@ -3,7 +3,6 @@ package imagestore
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/containers/storage"
@@ -77,6 +76,11 @@ func Remove(s storage.Store, names []string, o RemoveOptions) (RemoveReport, []e
 	return rep, errs
 }
 
+// removeImage deletes img, then its parent when that is left without a
+// name and without children and no container uses it, and so on down, as
+// podman does (a build's step images go with the image built). An image
+// that other images are built on is untagged and its record deleted, but
+// not reported deleted: its layers stay for its children.
 func removeImage(s storage.Store, img *storage.Image, force bool, rep *RemoveReport) error {
 	ctrs, err := containersOf(s, img.ID)
 	if err != nil {
@@ -95,21 +99,55 @@ func removeImage(s storage.Store, img *storage.Image, force bool, rep *RemoveRep
 		}
 		rep.Containers = append(rep.Containers, c.ID)
 	}
-	if _, err := s.DeleteImage(img.ID, true); err != nil {
-		return fmt.Errorf("removing image %s: %w", shortID(img.ID), err)
+	for {
+		fam, err := storeFamily(s)
+		if err != nil {
+			return err
+		}
+		if _, err := s.DeleteImage(img.ID, true); err != nil {
+			return fmt.Errorf("removing image %s: %w", shortID(img.ID), err)
+		}
+		rep.Untagged = append(rep.Untagged, img.Names...)
+		if !fam.hasChildren(img.ID) {
+			rep.Deleted = append(rep.Deleted, img.ID)
+		}
+		parentID := fam.parent(img.ID)
+		if parentID == "" {
+			return nil
+		}
+		parent, err := s.Image(parentID)
+		if err != nil || len(parent.Names) > 0 || parent.ReadOnly || len(fam.children[parentID]) > 1 {
+			return nil
+		}
+		if ctrs, err := containersOf(s, parentID); err != nil || len(ctrs) > 0 {
+			return nil
+		}
+		img = parent
 	}
-	rep.Untagged = append(rep.Untagged, img.Names...)
-	rep.Deleted = append(rep.Deleted, img.ID)
-	return nil
 }
 
-// Prune removes dangling images (no names) that no container uses, or,
-// with all, every image no container uses. It repeats until nothing more
-// goes, and returns the removed IDs.
+// storeFamily relates the store's images.
+func storeFamily(s storage.Store) (*family, error) {
+	images, err := s.Images()
+	if err != nil {
+		return nil, err
+	}
+	return newFamily(s, images)
+}
+
+// Prune removes dangling images (no name, no image built on them) that no
+// container uses, round after round, so that a chain of build steps' images
+// under an image removed goes too; the intermediate images of named ones
+// stay (they are the layer cache). With all, it removes every image no
+// container uses. It returns the removed IDs.
 func Prune(s storage.Store, all bool) ([]string, error) {
 	var removed []string
 	for {
 		images, err := s.Images()
+		if err != nil {
+			return removed, err
+		}
+		fam, err := newFamily(s, images)
 		if err != nil {
 			return removed, err
 		}
@@ -123,7 +161,7 @@ func Prune(s storage.Store, all bool) ([]string, error) {
 		}
 		n := len(removed)
 		for _, img := range images {
-			if used[img.ID] || (!all && len(img.Names) > 0) || slices.Contains(removed, img.ID) {
+			if used[img.ID] || img.ReadOnly || (!all && (len(img.Names) > 0 || fam.hasChildren(img.ID))) {
 				continue
 			}
 			if _, err := s.DeleteImage(img.ID, true); err != nil {

@@ -54,7 +54,7 @@ func newImagesCmd(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.digests, "digests", false, "show digests")
 	f.BoolVar(&o.noTrunc, "no-trunc", false, "do not truncate output")
 	f.BoolVarP(&o.noHeading, "noheading", "n", false, "do not print column headings")
-	f.StringArrayVarP(&o.filters, "filter", "f", nil, "filter output by `KEY=VALUE` (reference, before, since, dangling, label, id, readonly, containers)")
+	f.StringArrayVarP(&o.filters, "filter", "f", nil, "filter output by `KEY=VALUE` (reference, before, since, dangling, intermediate, label, id, readonly, containers)")
 	f.StringVar(&o.format, "format", "", "pretty-print with a Go `template`, \"table …\" or json")
 	f.StringVar(&o.sort, "sort", "created", "sort by `key`: created, id, repository, size or tag")
 	return cmd
@@ -124,7 +124,7 @@ func writeImages(cmd *cobra.Command, o *imagesOptions, list []imagestore.Summary
 		js := []imageJSON{}
 		for _, s := range list {
 			j := imageJSON{
-				ID: s.ID, RepoTags: s.Names, RepoDigests: s.RepoDigests(), Size: s.Size, VirtualSize: s.Size,
+				ID: s.ID, ParentID: s.Parent, RepoTags: s.Names, RepoDigests: s.RepoDigests(), Size: s.Size, VirtualSize: s.Size,
 				Labels: s.Labels, Containers: s.Containers, ReadOnly: s.ReadOnly, Names: s.Names,
 				Digest: s.Digest.String(), Created: s.Created.Unix(), CreatedAt: s.Created.Format(time.RFC3339Nano),
 				Dangling: s.Dangling, History: s.Names,

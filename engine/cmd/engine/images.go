@@ -33,13 +33,13 @@ func imageCommands(g *globalOptions) []*cobra.Command {
 		newPullCmd(g), newPushCmd(g), newTagCmd(g), newUntagCmd(g),
 		newSaveCmd(g), newLoadCmd(g), newImportCmd(g), newHistoryCmd(g),
 		newImageInspectCmd(g), newImageExistsCmd(g), newImagePruneCmd(g),
-		newSearchCmd(g))
+		newSearchCmd(g), newBuildCmd(g))
 	return []*cobra.Command{
 		group,
 		newPullCmd(g), newPushCmd(g), newImagesCmd(g), newRmiCmd(g),
 		newTagCmd(g), newUntagCmd(g), newSaveCmd(g), newLoadCmd(g),
 		newImportCmd(g), newHistoryCmd(g), newSearchCmd(g),
-		newImageLoginCmd(g), newImageLogoutCmd(g),
+		newImageLoginCmd(g), newImageLogoutCmd(g), newBuildCmd(g),
 	}
 }
 
