@@ -68,6 +68,8 @@ type CheckpointManifest struct {
 	Volumes []string `json:"volumes,omitempty"`
 	CRIU    string   `json:"criu,omitempty"`
 	Config  Config   `json:"config"`
+	// Host is what the source host had (restore compares it with its own).
+	Host HostFacts `json:"host"`
 }
 
 type indexEntry struct {
@@ -153,9 +155,11 @@ func (e *Engine) exportCheckpoint(c *Container, imgDir, dest string, o Checkpoin
 	if img, err := e.Store.Image(c.ImageID); err == nil {
 		m.ImageDigest = img.Digest.String()
 	}
-	if _, v, err := FindCRIU(); err == nil {
+	_, v, _ := FindCRIU()
+	if v > 0 {
 		m.CRIU = criuVersionString(v)
 	}
+	m.Host = e.hostFacts(context.Background(), v)
 	mb, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
@@ -444,6 +448,10 @@ func (e *Engine) RestoreImport(ctx context.Context, r io.Reader, o RestoreOption
 	defer os.RemoveAll(tmp)
 	m, err := readArchive(r, tmp)
 	if err != nil {
+		return nil, err
+	}
+	_, v, _ := FindCRIU()
+	if err := mismatch(m.Host, e.hostFacts(ctx, v)); err != nil {
 		return nil, err
 	}
 	imageID, err := e.checkpointImage(ctx, m)

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -56,5 +57,28 @@ func TestShouldRestart(t *testing.T) {
 	c.State.StoppedByUser = true
 	if shouldRestart(c) {
 		t.Error("always after a user's stop")
+	}
+}
+
+func TestCompareHosts(t *testing.T) {
+	src := HostFacts{Arch: "amd64", Kernel: "6.1.0", CRIU: "CRIU 4.1.1", Runtime: "runc 1.1.5", Cgroups: "v2"}
+	if err := mismatch(src, src); err != nil {
+		t.Fatalf("same host: %v", err)
+	}
+	dst := src
+	dst.Kernel, dst.Cgroups = "6.18.0", "hybrid"
+	if err := mismatch(src, dst); err != nil {
+		t.Fatalf("another kernel is a warning, not an error: %v", err)
+	}
+	if n := len(compareHosts(src, dst)); n != 3 {
+		t.Fatalf("compareHosts lists %d entries, want architecture, kernel and cgroups", n)
+	}
+	dst.Arch = "arm64"
+	err := mismatch(src, dst)
+	if err == nil || !strings.Contains(err.Error(), "checkpointed on amd64, this host is arm64") {
+		t.Fatalf("another architecture: %v", err)
+	}
+	if c := compareHosts(HostFacts{}, dst); len(c) != 1 || !c[0].Warning {
+		t.Fatalf("an archive without host facts: %+v", c)
 	}
 }

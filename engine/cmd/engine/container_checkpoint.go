@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -14,13 +15,59 @@ import (
 	"github.com/ocisuite/suite/shared/format"
 )
 
+// printChecks prints preflight checks as podman-style lines (or JSON) and
+// fails when one failed.
+func printChecks(cmd *cobra.Command, checks []container.Check, asJSON bool) error {
+	if asJSON {
+		if err := format.JSON(cmd.OutOrStdout(), checks); err != nil {
+			return err
+		}
+	} else {
+		for _, c := range checks {
+			status := "ok"
+			switch {
+			case !c.OK && c.Warning:
+				status = "warn"
+			case !c.OK:
+				status = "FAIL"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%-4s  %-18s %s\n", status, c.Name, c.Detail)
+			if c.Fix != "" && !c.OK {
+				fmt.Fprintf(cmd.OutOrStdout(), "      fix: %s\n", c.Fix)
+			}
+		}
+	}
+	if container.Failed(checks) {
+		var names []string
+		for _, c := range checks {
+			if !c.OK && !c.Warning {
+				names = append(names, c.Name)
+			}
+		}
+		return fmt.Errorf("preflight failed: %s", strings.Join(names, ", "))
+	}
+	return nil
+}
+
 func newCheckpointCmd(g *globalOptions) *cobra.Command {
-	var all, printStats bool
+	var all, printStats, check, checkJSON bool
 	var o container.CheckpointOptions
 	cmd := &cobra.Command{
 		Use:   "checkpoint [flags] CONTAINER [CONTAINER...]",
 		Short: "Checkpoint one or more running containers with CRIU",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if check {
+				if all || len(args) != 1 {
+					return cli.Usage(errors.New("--check takes exactly one container"))
+				}
+				return withSession(cmd, g, func(ctx context.Context, s *session) error {
+					checks, err := s.engine.CheckpointCheck(ctx, args[0])
+					if err != nil {
+						return err
+					}
+					return printChecks(cmd, checks, checkJSON)
+				})
+			}
 			if o.Export != "" && (all || len(args) != 1) {
 				return cli.Usage(errors.New("--export takes exactly one container"))
 			}
@@ -65,6 +112,8 @@ func newCheckpointCmd(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.IgnoreRootfs, "ignore-rootfs", false, "leave the root filesystem changes out of the --export archive or --create-image image")
 	f.BoolVar(&o.IgnoreVolumes, "ignore-volumes", false, "leave the named volumes' content out of the --export archive or --create-image image")
 	f.StringVar(&o.CreateImage, "create-image", "", "also store the checkpoint as a one-layer image `name` (push it, then restore IMAGE elsewhere)")
+	f.BoolVar(&check, "check", false, "only check that the container can be checkpointed here (CRIU, runtime, kernel, storage, networks, volumes, processes)")
+	f.BoolVar(&checkJSON, "check-json", false, "with --check, print the checks as JSON")
 	f.BoolVarP(&o.PreCheckpoint, "pre-checkpoint", "P", false, "dump only the memory and leave the container running (needs soft-dirty memory tracking)")
 	f.BoolVar(&o.WithPrevious, "with-previous", false, "checkpoint on top of the last --pre-checkpoint: only memory changed since is dumped")
 	f.BoolVar(&printStats, "print-stats", false, "print CRIU's statistics as JSON")
@@ -72,13 +121,30 @@ func newCheckpointCmd(g *globalOptions) *cobra.Command {
 }
 
 func newRestoreCmd(g *globalOptions) *cobra.Command {
-	var all, printStats bool
+	var all, printStats, check, checkJSON bool
 	var importFile string
 	var o container.RestoreOptions
 	cmd := &cobra.Command{
 		Use:   "restore [flags] CONTAINER [CONTAINER...]",
 		Short: "Restore one or more checkpointed containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if check {
+				if importFile == "" || importFile == "-" || all || len(args) > 0 {
+					return cli.Usage(errors.New("--check takes --import FILE and no container names"))
+				}
+				return withSession(cmd, g, func(ctx context.Context, s *session) error {
+					f, err := os.Open(importFile)
+					if err != nil {
+						return err
+					}
+					defer f.Close()
+					checks, err := s.engine.RestoreImportCheck(ctx, f)
+					if err != nil {
+						return err
+					}
+					return printChecks(cmd, checks, checkJSON)
+				})
+			}
 			var results []*container.RestoreResult
 			show := func(err error) error {
 				if printStats && len(results) > 0 {
@@ -178,6 +244,8 @@ func newRestoreCmd(g *globalOptions) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&all, "all", "a", false, "restore every checkpointed container")
+	f.BoolVar(&check, "check", false, "with --import, only check that the archive can be restored here, comparing this host with the source")
+	f.BoolVar(&checkJSON, "check-json", false, "with --check, print the checks as JSON")
 	f.BoolVarP(&o.Keep, "keep", "k", false, "keep the CRIU images and log after restoring")
 	f.BoolVar(&o.TCPEstablished, "tcp-established", false, "restore established TCP connections")
 	f.BoolVar(&o.FileLocks, "file-locks", false, "restore file locks")
