@@ -43,7 +43,7 @@ test-unit:
 test-e2e:
 	cd test && $(GO) test -tags "$(BUILDTAGS)" -count=1 -timeout 25m ./...
 
-bench: deps-test bin/transport bin/engine
+bench: deps-test bin/transport bin/engine bin/builder
 	cd test && $(GO) run -tags "$(BUILDTAGS)" ./bench $(BENCHFLAGS)
 
 lint:

@@ -199,7 +199,12 @@ func (r *Runtime) Run(ctx context.Context, id, bundle string, stdio IO) (int, er
 	}()
 	err := cmd.Wait()
 	close(done)
-	_ = r.Delete(context.Background(), id, true)
+	// runc run removes the container when its process ends; its state is
+	// left only when runc itself was stopped or failed. A delete costs a
+	// runc start, so with a known state directory it runs only then.
+	if r.Root == "" || !stateGone(filepath.Join(r.Root, id)) {
+		_ = r.Delete(context.Background(), id, true)
+	}
 	if ctx.Err() != nil {
 		return -1, ctx.Err()
 	}
@@ -254,6 +259,13 @@ func (r *Runtime) Kill(ctx context.Context, id string, sig syscall.Signal, all b
 	}
 	_, err := r.run(ctx, nil, "kill", id, append(args, id, strconv.Itoa(int(sig)))...)
 	return err
+}
+
+// stateGone reports whether a container's state directory is known not
+// to exist.
+func stateGone(dir string) bool {
+	_, err := os.Lstat(dir)
+	return errors.Is(err, os.ErrNotExist)
 }
 
 // Delete removes the runtime's state of the container; force kills it first.

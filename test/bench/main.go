@@ -1,6 +1,7 @@
 // Command bench measures transport side by side with skopeo (when skopeo is
-// on PATH) against real registries on 127.0.0.1, and prints medians and
-// ratios (transport/skopeo) against the project's aims. Run it with
+// on PATH) against real registries on 127.0.0.1, engine beside podman and
+// builder beside buildah (when installed), and prints medians and ratios
+// against the project's aims. Run it with
 // `make bench`, or `make bench BENCHFLAGS=-quick` for a smoke run.
 //
 // See docs/benchmarks.md for what is measured and the latest figures.
@@ -61,12 +62,13 @@ type bench struct {
 func main() {
 	runs := flag.Int("runs", 5, "runs per measurement and tool")
 	verbose := flag.Bool("v", false, "print the HTTP requests of each repeat copy and sync by kind")
-	only := flag.String("only", "", "measure only `tool`: transport or engine (default both)")
-	quick := flag.Bool("quick", false, "smoke run: one run and a 5×4 MB image (an explicit -runs wins)")
+	only := flag.String("only", "", "measure only `tool`: transport, engine or builder (default all)")
+	quick := flag.Bool("quick", false, "smoke run: one run, a 5×4 MB image and a 10 MB build context (an explicit -runs wins)")
 	flag.Parse()
 	layerSize := int64(40 << 20)
+	contextFiles := 50
 	if *quick {
-		layerSize = 4 << 20
+		layerSize, contextFiles = 4<<20, 10
 		runsSet := false
 		flag.Visit(func(f *flag.Flag) { runsSet = runsSet || f.Name == "runs" })
 		if !runsSet {
@@ -95,10 +97,20 @@ func main() {
 		os.Exit(130)
 	}()
 
-	if *only == "engine" {
+	switch *only {
+	case "", "transport":
+	case "engine":
 		benchEngine(t, *runs)
 		t.cleanup()
 		return
+	case "builder":
+		benchBuilder(t, *runs, contextFiles)
+		t.cleanup()
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want transport, engine or builder\n", *only)
+		t.cleanup()
+		os.Exit(2)
 	}
 	b := &bench{t: t, ctx: ctx, verbose: *verbose, common: []string{"--src-tls-verify=false", "--dest-tls-verify=false", "--retry-times", "0"}}
 	b.findTools()
@@ -129,6 +141,7 @@ func main() {
 	report(results, *runs, layerSize)
 	if *only != "transport" {
 		benchEngine(t, *runs)
+		benchBuilder(t, *runs, contextFiles)
 	}
 	t.cleanup()
 }
