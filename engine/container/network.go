@@ -40,13 +40,18 @@ func (e *Engine) Networks() network.Store {
 }
 
 // resolveNetworks checks the record's network mode at creation: "bridge"
-// joins Networks (the default network when none is named), rootful only.
+// joins Networks (the default network when none is named), rootful only;
+// "slirp4netns[:OPTIONS]" (the rootless default) has a user-mode stack.
 func (e *Engine) resolveNetworks(cfg *Config, img *v1.Image) error {
 	if cfg.Network == "" {
-		cfg.Network = "none"
-		if !e.Rootless {
-			cfg.Network = "bridge"
+		cfg.Network = "bridge"
+		if e.Rootless {
+			cfg.Network = "slirp4netns"
 		}
+	}
+	_, slirp, err := network.ParseSlirpMode(cfg.Network)
+	if err != nil {
+		return err
 	}
 	if target, ok := strings.CutPrefix(cfg.Network, "container:"); ok {
 		other, err := e.Lookup(target)
@@ -80,6 +85,12 @@ func (e *Engine) resolveNetworks(cfg *Config, img *v1.Image) error {
 		}
 		slices.SortFunc(cfg.Ports, func(a, b network.PortMapping) int { return int(a.ContainerPort) - int(b.ContainerPort) })
 	}
+	if slirp {
+		if len(cfg.Networks) > 0 {
+			return fmt.Errorf("--network %s cannot be combined with named networks", cfg.Network)
+		}
+		return freeHostPorts(cfg)
+	}
 	if cfg.Network != "bridge" {
 		if len(cfg.Networks) > 0 {
 			return fmt.Errorf("--network %s cannot be combined with named networks", cfg.Network)
@@ -109,8 +120,12 @@ func (e *Engine) resolveNetworks(cfg *Config, img *v1.Image) error {
 			return fmt.Errorf("network %s has DNS disabled: aliases need DNS", n.Name)
 		}
 	}
-	// A port without a host port gets a free one now, as podman does, so
-	// that it stays the same across restarts.
+	return freeHostPorts(cfg)
+}
+
+// freeHostPorts gives each port without a host port a free one now, as
+// podman does, so that it stays the same across restarts.
+func freeHostPorts(cfg *Config) error {
 	for i := range cfg.Ports {
 		if cfg.Ports[i].HostPort == 0 {
 			p, err := network.FreeHostPorts(cfg.Ports[i])
@@ -129,6 +144,28 @@ func (e *Engine) resolveNetworks(cfg *Config, img *v1.Image) error {
 func (e *Engine) setupNetwork(ctx context.Context, c *Container) error {
 	if c.State.Net != nil {
 		e.teardownNetwork(ctx, c)
+	}
+	if o, ok, err := network.ParseSlirpMode(c.Network); ok {
+		if err != nil {
+			return err
+		}
+		bundle, err := e.bundle(c.ID)
+		if err != nil {
+			return err
+		}
+		st, err := network.SetupSlirp(ctx, network.SlirpRequest{
+			NetNS: filepath.Join(e.Dir, "netns", c.ID),
+			// A socket path is at most 107 bytes: the short ID keeps it so.
+			APISocket: filepath.Join(e.Dir, "slirp", c.ID[:12]+".sock"),
+			LogPath:   filepath.Join(bundle, "slirp4netns.log"),
+			Ports:     c.Ports,
+			Options:   o,
+		})
+		if err != nil {
+			return fmt.Errorf("setting up the network of %s: %w", c.Name, err)
+		}
+		c.State.Net = st
+		return nil
 	}
 	if c.Network != "bridge" {
 		return nil
@@ -150,6 +187,19 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) error {
 
 // teardownNetwork removes what setupNetwork made (lock held).
 func (e *Engine) teardownNetwork(ctx context.Context, c *Container) {
+	if isSlirp(c.Network) {
+		// Without a state (a command killed during setup) the namespace
+		// path finds what was left.
+		st := c.State.Net
+		if st == nil {
+			st = &network.Status{NetNS: filepath.Join(e.Dir, "netns", c.ID)}
+		}
+		if err := network.TeardownSlirp(st); err != nil {
+			logrus.Warnf("tearing down the network of %s: %v", c.Name, err)
+		}
+		c.State.Net = nil
+		return
+	}
 	if c.State.Net == nil && c.Network == "bridge" {
 		// A command killed during setup leaves a namespace, leases and
 		// rules that no state records.
@@ -162,6 +212,11 @@ func (e *Engine) teardownNetwork(ctx context.Context, c *Container) {
 		logrus.Warnf("tearing down the network of %s: %v", c.Name, err)
 	}
 	c.State.Net = nil
+}
+
+// isSlirp reports whether a network mode is slirp4netns's.
+func isSlirp(mode string) bool {
+	return mode == "slirp4netns" || strings.HasPrefix(mode, "slirp4netns:")
 }
 
 // joinedNetNS is the network namespace of the running container that a
@@ -206,6 +261,9 @@ func etcHostsEntries(c *Container, hostname string) string {
 	if c.State.Net != nil && len(c.State.Net.Attachments) > 0 {
 		gw = c.State.Net.Attachments[0].Gateway
 	}
+	if c.State.Net != nil && c.State.Net.Slirp != nil {
+		gw = c.State.Net.Slirp.HostAddress
+	}
 	for _, h := range c.ExtraHosts {
 		name, ip, _ := strings.Cut(h, ":")
 		if ip == "host-gateway" {
@@ -216,6 +274,10 @@ func etcHostsEntries(c *Container, hostname string) string {
 		fmt.Fprintf(&b, "%s\t%s\n", ip, name)
 	}
 	own := false
+	if c.State.Net != nil && c.State.Net.Slirp != nil {
+		fmt.Fprintf(&b, "%s\t%s %s\n", network.SlirpIP, hostname, c.Name)
+		own = true
+	}
 	if c.State.Net != nil {
 		for _, a := range c.State.Net.Attachments {
 			if a.IP != "" {
@@ -275,6 +337,17 @@ func resolvConf(c *Container, host string) string {
 		search = append(slices.Clone(c.State.Net.DNSSearch), search...)
 		// The host's loopback resolvers are not reachable from the
 		// container's namespace.
+		servers = slices.DeleteFunc(servers, func(s string) bool {
+			ip := net.ParseIP(s)
+			return ip != nil && ip.IsLoopback()
+		})
+	}
+	if c.State.Net != nil && c.State.Net.Slirp != nil {
+		// slirp4netns forwards to the host's resolvers, loopback ones
+		// included; --dns servers replace it.
+		if len(c.DNSServers) == 0 {
+			servers = append([]string{network.SlirpDNS}, servers...)
+		}
 		servers = slices.DeleteFunc(servers, func(s string) bool {
 			ip := net.ParseIP(s)
 			return ip != nil && ip.IsLoopback()

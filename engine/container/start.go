@@ -224,7 +224,7 @@ func (e *Engine) buildSpec(c *Container, mountpoint, bundle string) (*specs.Spec
 		s.AdditionalGids = append(s.AdditionalGids, uint32(g))
 	}
 	s.Rootless = e.Rootless
-	if c.Network == "bridge" {
+	if c.Network == "bridge" || isSlirp(c.Network) {
 		if c.State.Net == nil {
 			return nil, fmt.Errorf("container %s has no network namespace set up", c.Name)
 		}

@@ -64,6 +64,8 @@ type Status struct {
 	// DNSServers and DNSSearch are aardvark-dns's, for resolv.conf.
 	DNSServers []string `json:"dnsServers,omitempty"`
 	DNSSearch  []string `json:"dnsSearch,omitempty"`
+	// Slirp is the slirp4netns of a slirp4netns container (SetupSlirp).
+	Slirp *Slirp `json:"slirp,omitempty"`
 }
 
 // Options are a container's settings on one network (--network

@@ -201,9 +201,10 @@ func defaultMounts(s Spec, shm int64, userns bool) []specs.Mount {
 		// gid=5 is the tty group, as in podman's default.
 		mounts[2].Options = append(mounts[2].Options, "gid=5")
 	}
-	if userns && s.Network == NetworkHost {
+	if userns && (s.Network == NetworkHost || s.NetNSPath != "") {
 		// A user namespace cannot mount sysfs for a network namespace it
-		// does not own: bind the host's read-only.
+		// does not own (the host's, or one made before the container):
+		// bind the host's read-only.
 		mounts = append(mounts, specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}})
 	} else {
 		mounts = append(mounts,

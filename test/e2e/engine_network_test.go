@@ -691,10 +691,10 @@ func TestEngineNetworkRootless(t *testing.T) {
 	r := newRootlessEngine(t)
 	archive := publicCopy(t, fixture.DockerArchive(t, fixture.Busybox(t), "localhost/bb:latest"))
 	r.must("load", "-i", archive)
-	if out := r.must("run", "--rm", "bb", "sh", "-c", "ls /sys/class/net | tr '\\n' ' '").Stdout; out != "lo " {
-		t.Fatalf("rootless default network: %q", out)
+	if out := r.must("run", "--rm", "--network", "none", "bb", "sh", "-c", "ls /sys/class/net | tr '\\n' ' '").Stdout; out != "lo " {
+		t.Fatalf("rootless --network none: %q", out)
 	}
-	for _, args := range [][]string{{"--network", "bridge"}, {"-p", "8080:80"}} {
+	for _, args := range [][]string{{"--network", "bridge"}, {"--network", "none", "-p", "8080:80"}} {
 		res := r.run(append(append([]string{"run", "--rm"}, args...), "bb", "true")...)
 		if res.Code != 125 {
 			t.Fatalf("rootless run %v: exit %d", args, res.Code)

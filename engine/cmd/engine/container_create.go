@@ -54,7 +54,7 @@ func addCreateFlags(fs *pflag.FlagSet) *createFlags {
 	fs.StringVarP(&f.workdir, "workdir", "w", "", "working `directory` inside the container")
 	fs.StringVarP(&f.user, "user", "u", "", "`user[:group]` to run as (names or numeric IDs)")
 	fs.StringVarP(&f.hostname, "hostname", "h", "", "container host `name`")
-	fs.StringVar(&f.network, "network", "", "network `mode`: bridge, none, host or network NAME[,NAME] (default: bridge when rootful, none when rootless)")
+	fs.StringVar(&f.network, "network", "", "network `mode`: bridge, none, host, slirp4netns[:allow_host_loopback=true,port_handler=slirp4netns,mtu=N] or network NAME[,NAME] (default: bridge when rootful, slirp4netns when rootless)")
 	f.net.add(fs)
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "set environment `variable` (NAME=VALUE, or NAME to take the host's)")
 	fs.StringArrayVar(&f.envFile, "env-file", nil, "read environment variables from `file`")

@@ -30,15 +30,20 @@ func (n *netFlags) add(fs *pflag.FlagSet) {
 }
 
 // networkOptions turns --network and --publish into the record: "" lets
-// the engine choose (bridge rootful, none rootless); bridge, none and host
-// are modes; anything else names networks (NAME[,NAME]).
+// the engine choose (bridge rootful, slirp4netns rootless); bridge, none,
+// host and slirp4netns[:OPTIONS] are modes; anything else names networks
+// (NAME[,NAME]).
 func (f *createFlags) networkOptions(c *container.Config) error {
 	switch f.network {
 	case "", "bridge", "none", "host":
 		c.Network = f.network
-	case "private", "slirp4netns", "pasta":
+	case "private", "pasta":
 		return fmt.Errorf("--network %s is not supported", f.network)
 	default:
+		if f.network == "slirp4netns" || strings.HasPrefix(f.network, "slirp4netns:") {
+			c.Network = f.network // options checked by the engine
+			break
+		}
 		if strings.HasPrefix(f.network, "container:") {
 			c.Network = f.network
 			break
