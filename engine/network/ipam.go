@@ -6,6 +6,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Leases are one bridge's allocated addresses: IP → container ID, kept
@@ -148,4 +151,81 @@ func inRange(r *LeaseRange, ip net.IP) bool {
 		return false
 	}
 	return r.EndIP == "" || x <= v(r.EndIP)
+}
+
+// ownerPath records which network namespace a container's leases belong
+// to, so that leases of a namespace that is gone can be found (leases are
+// host-wide: the container may be another store's).
+func (s Store) ownerPath(id string) string { return filepath.Join(s.RunDir, "owners", id) }
+
+func (s Store) writeOwner(id, netns string) error {
+	if err := os.MkdirAll(filepath.Dir(s.ownerPath(id)), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(s.ownerPath(id), []byte(netns), 0o600)
+}
+
+// StaleLease is an address leased to a container whose network namespace
+// no longer exists.
+type StaleLease struct {
+	Bridge, IP, Container, NetNS string
+}
+
+// StaleLeases finds leases whose container's network namespace is gone
+// (a teardown that never ran) and, with repair, releases them. Leases of
+// containers whose namespace is unknown are left alone.
+func (s Store) StaleLeases(repair bool) ([]StaleLease, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	files, err := filepath.Glob(filepath.Join(s.RunDir, "leases", "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []StaleLease
+	gone := map[string]bool{}
+	for _, f := range files {
+		bridge := strings.TrimSuffix(filepath.Base(f), ".json")
+		l, err := s.readLeases(bridge)
+		if err != nil {
+			return out, err
+		}
+		changed := false
+		for ip, owner := range l {
+			if ip == lastKey {
+				continue
+			}
+			b, err := os.ReadFile(s.ownerPath(owner))
+			if err != nil {
+				continue // unknown namespace: not ours to judge
+			}
+			netns := string(b)
+			if isNamespace(netns) {
+				continue
+			}
+			out = append(out, StaleLease{Bridge: bridge, IP: ip, Container: owner, NetNS: netns})
+			if repair {
+				delete(l, ip)
+				changed = true
+				gone[owner] = true
+			}
+		}
+		if changed {
+			if err := s.writeLeases(bridge, l); err != nil {
+				return out, err
+			}
+		}
+	}
+	for id := range gone {
+		os.Remove(s.ownerPath(id))
+	}
+	return out, nil
+}
+
+// isNamespace reports whether p is a mounted namespace (nsfs).
+func isNamespace(p string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(p, &st) == nil && st.Type == unix.NSFS_MAGIC
 }

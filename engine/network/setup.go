@@ -163,6 +163,9 @@ func (s Store) Setup(ctx context.Context, r Request) (st *Status, err error) {
 	if err := NewNS(r.NetNS); err != nil {
 		return nil, err
 	}
+	if err := s.writeOwner(r.ContainerID, r.NetNS); err != nil {
+		return nil, err
+	}
 	var res netavarkResult
 	out, err := s.netavark(ctx, "setup", r.NetNS, opts)
 	if err == nil {
@@ -249,6 +252,7 @@ func (s Store) Teardown(ctx context.Context, containerID, containerName string, 
 		errs = append(errs, err)
 	}
 	s.releaseAll(containerID, bridges)
+	os.Remove(s.ownerPath(containerID))
 	return errors.Join(errs...)
 }
 
