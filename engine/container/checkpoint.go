@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -174,6 +175,11 @@ type CheckpointOptions struct {
 	// since and the container is frozen for less time. Both need the
 	// kernel's memory change tracking (soft-dirty bits).
 	PreCheckpoint, WithPrevious bool
+
+	// stream receives the archive instead of a file (migrate), written
+	// with Compress; configure rewrites the configuration it carries.
+	stream    io.Writer
+	configure func(*Container) Config
 }
 
 // CheckpointResult is what one checkpoint did.
@@ -283,6 +289,13 @@ func (e *Engine) Checkpoint(ctx context.Context, id string, o CheckpointOptions)
 		return nil, err
 	}
 	res.Stats = dumpStats(bundle, imgDir) // CRIU writes them in its work directory
+	var streamErr error
+	if o.stream != nil {
+		// The stream goes first: the target restores while this side
+		// cleans up.
+		comp, _ := archiveCompression(o.Compress)
+		streamErr = e.writeArchive(c, imgDir, o.stream, comp, o)
+	}
 	if !o.LeaveRunning {
 		if !e.waitExit(ctx, c, 10*time.Second) {
 			logrus.Warnf("container %s still runs after its checkpoint", c.Name)
@@ -298,6 +311,9 @@ func (e *Engine) Checkpoint(ctx context.Context, id string, o CheckpointOptions)
 		if err := e.exportCheckpoint(c, imgDir, o.Export, o); err != nil {
 			return nil, err
 		}
+	}
+	if streamErr != nil {
+		return res, fmt.Errorf("streaming the checkpoint: %w", streamErr)
 	}
 	if o.CreateImage != "" {
 		tmp, err := os.MkdirTemp(filepath.Dir(imgDir), "checkpoint-image-")

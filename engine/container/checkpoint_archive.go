@@ -136,11 +136,51 @@ func (e *Engine) exportCheckpoint(c *Container, imgDir, dest string, o Checkpoin
 	if err != nil {
 		return err
 	}
+	abs, err := filepath.Abs(dest)
+	if err != nil {
+		return err
+	}
+	out, err := os.CreateTemp(filepath.Dir(abs), "."+filepath.Base(abs)+".*")
+	if err != nil {
+		return fmt.Errorf("--export %s: %w", dest, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			out.Close()
+			os.Remove(out.Name())
+		}
+	}()
+	if err := e.writeArchive(c, imgDir, out, comp, o); err != nil {
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(out.Name(), 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(out.Name(), abs); err != nil {
+		return fmt.Errorf("--export %s: %w", dest, err)
+	}
+	done = true
+	return nil
+}
+
+// writeArchive writes c's checkpoint (images in imgDir) and root
+// filesystem changes as one archive to w.
+func (e *Engine) writeArchive(c *Container, imgDir string, w io.Writer, comp archive.Compression, o CheckpointOptions) error {
 	sc, err := e.Store.Container(c.ID)
 	if err != nil {
 		return err
 	}
 	m := CheckpointManifest{Version: archiveVersion, Engine: cli.Version, Created: time.Now().UTC(), Image: c.ImageName, ImageID: c.ImageID, Config: c.Config, RootfsIgnored: o.IgnoreRootfs}
+	if o.configure != nil {
+		m.Config = o.configure(c)
+	}
 	var volFiles map[string]string
 	if !o.IgnoreVolumes {
 		var cleanup func()
@@ -200,22 +240,7 @@ func (e *Engine) exportCheckpoint(c *Container, imgDir, dest string, o Checkpoin
 	}
 	db, _ := json.Marshal(deleted)
 
-	abs, err := filepath.Abs(dest)
-	if err != nil {
-		return err
-	}
-	out, err := os.CreateTemp(filepath.Dir(abs), "."+filepath.Base(abs)+".*")
-	if err != nil {
-		return fmt.Errorf("--export %s: %w", dest, err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			out.Close()
-			os.Remove(out.Name())
-		}
-	}()
-	cw, err := archive.CompressStream(out, comp)
+	cw, err := archive.CompressStream(w, comp)
 	if err != nil {
 		return err
 	}
@@ -269,23 +294,7 @@ func (e *Engine) exportCheckpoint(c *Container, imgDir, dest string, o Checkpoin
 	if err := a.tw.Close(); err != nil {
 		return err
 	}
-	if err := cw.Close(); err != nil {
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(out.Name(), 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(out.Name(), abs); err != nil {
-		return fmt.Errorf("--export %s: %w", dest, err)
-	}
-	done = true
-	return nil
+	return cw.Close()
 }
 
 // archiveName checks an entry's name: one of the archive's files, or a

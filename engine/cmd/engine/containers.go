@@ -41,7 +41,7 @@ func containerCommands(g *globalOptions) []*cobra.Command {
 	ls.Use, ls.Aliases = "list", []string{"ls"}
 	group.AddCommand(all()...)
 	group.AddCommand(ls, newCleanupCmd(g), newExistsCmd(g), newPruneCmd(g), newContainerInspectCmd(g))
-	group.AddCommand(newCheckpointCmd(g), newRestoreCmd(g))
+	group.AddCommand(newCheckpointCmd(g), newRestoreCmd(g), newMigrateCmd(g))
 	return append(all(), group, newInspectCmd(g))
 }
 
