@@ -10,7 +10,7 @@ GOBUILD   := $(GO) build -tags "$(BUILDTAGS)" -ldflags "$(LDFLAGS)"
 # The e2e suite runs the binaries in bin/.
 export SUITE_BIN_DIR := $(CURDIR)/bin
 
-.PHONY: all build install deps deps-test test test-unit test-e2e bench lint docs tidy clean
+.PHONY: all build install deps deps-test test test-unit test-e2e bench corpus-compare lint docs tidy clean
 
 all: build
 
@@ -45,6 +45,11 @@ test-e2e:
 
 bench: deps-test bin/transport bin/engine bin/builder
 	cd test && $(GO) run -tags "$(BUILDTAGS)" ./bench $(BENCHFLAGS)
+
+# Builds every Containerfile of the builder's e2e corpus with bin/builder
+# and with buildah (when installed) and reports where they differ.
+corpus-compare: bin/builder bin/engine
+	cd test && OCISUITE_COMPARE_BUILDAH=1 $(GO) test -tags "$(BUILDTAGS)" -count=1 -timeout 30m -v -run 'TestBuilderCorpusVsBuildah' ./e2e/
 
 lint:
 	hack/lint

@@ -172,9 +172,16 @@ func Build(ctx context.Context, m *container.Manager, o Options) (*Result, error
 	for _, w := range res.Warnings {
 		logrus.Debugf("%s: %s", file, w.Short)
 	}
+	labs, err := takeLabsFlags(res.AST)
+	if err != nil {
+		return nil, locate(file, err)
+	}
 	stages, metaArgs, err := instructions.Parse(res.AST, nil)
 	if err != nil {
 		return nil, locate(file, err)
+	}
+	for _, s := range stages {
+		setLabsFlags(s.Commands, labs)
 	}
 	if len(stages) == 0 {
 		return nil, fmt.Errorf("%s: no FROM instruction", file)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/ocisuite/suite/builder/container"
 	"github.com/ocisuite/suite/builder/copier"
@@ -143,11 +144,11 @@ func (st *stage) copyStep(ctx context.Context, cs copySpec) error {
 	createdBy := nop(fmt.Sprintf("%s %s in %s ", cs.cmd, what, dest))
 	return st.fsStep(ctx, key, createdBy, func(ctx context.Context, ctr *container.Container, rootfs string) error {
 		if cs.chown != "" {
-			u, err := oci.ResolveUser(rootfs, cs.chown)
+			o, err := chownOwner(rootfs, cs.chown)
 			if err != nil {
 				return fmt.Errorf("--chown=%s: %w", cs.chown, err)
 			}
-			opts.Chown = &copier.Owner{UID: u.Uid, GID: u.Gid}
+			opts.Chown = &o
 		}
 		root := srcRoot
 		sources := local
@@ -189,6 +190,23 @@ func (st *stage) copyStep(ctx context.Context, cs copySpec) error {
 	})
 }
 
+// chownOwner resolves COPY/ADD --chown as BuildKit does: a user name
+// takes its primary group from /etc/passwd, a numeric user given without a
+// group the same number as its group.
+func chownOwner(rootfs, spec string) (copier.Owner, error) {
+	u, err := oci.ResolveUser(rootfs, spec)
+	if err != nil {
+		return copier.Owner{}, err
+	}
+	o := copier.Owner{UID: u.Uid, GID: u.Gid}
+	if usr, _, hasGroup := strings.Cut(spec, ":"); !hasGroup {
+		if n, err := strconv.Atoi(usr); err == nil {
+			o.GID = n
+		}
+	}
+	return o, nil
+}
+
 // runCmd runs a host command, with its output in the error.
 func runCmd(name string, args ...string) error {
 	out, err := exec.Command(name, args...).CombinedOutput()
@@ -196,4 +214,85 @@ func runCmd(name string, args ...string) error {
 		return fmt.Errorf("%s: %v: %s", name, err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// labsFlags are COPY --parents and COPY/ADD --exclude of one instruction.
+// BuildKit's instructions package accepts them only when built with its
+// dfparents and dfexcludepatterns tags (the "labs" syntax), so takeLabsFlags
+// removes them from the parsed nodes before instructions.Parse sees them
+// and setLabsFlags puts them on the parsed commands.
+type labsFlags struct {
+	parents  bool
+	excludes []string
+}
+
+// takeLabsFlags removes --parents and --exclude from the COPY and ADD
+// nodes of root and returns them by the line an instruction starts on.
+func takeLabsFlags(root *parser.Node) (map[int]labsFlags, error) {
+	out := map[int]labsFlags{}
+	for _, n := range root.Children {
+		cmd := strings.ToLower(n.Value)
+		if cmd != "copy" && cmd != "add" {
+			continue
+		}
+		var lf labsFlags
+		var keep []string
+		for i, f := range n.Flags {
+			if f == "--" {
+				keep = append(keep, n.Flags[i:]...)
+				break
+			}
+			name, value, hasValue := strings.Cut(f, "=")
+			switch {
+			case name == "--parents" && cmd == "copy":
+				switch strings.ToLower(value) {
+				case "", "true":
+					if hasValue && value == "" {
+						return nil, fmt.Errorf("on line %d: missing a value on flag: --parents", n.StartLine)
+					}
+					lf.parents = true
+				case "false":
+					lf.parents = false
+				default:
+					return nil, fmt.Errorf("on line %d: expecting boolean value for flag --parents, not: %s", n.StartLine, value)
+				}
+			case name == "--exclude":
+				if !hasValue {
+					return nil, fmt.Errorf("on line %d: missing a value on flag: --exclude", n.StartLine)
+				}
+				lf.excludes = append(lf.excludes, value)
+			default:
+				keep = append(keep, f)
+			}
+		}
+		if lf.parents || len(lf.excludes) > 0 {
+			n.Flags = keep
+			out[n.StartLine] = lf
+		}
+	}
+	return out, nil
+}
+
+// setLabsFlags sets the flags takeLabsFlags took on the commands parsed
+// from the same nodes.
+func setLabsFlags(cmds []instructions.Command, flags map[int]labsFlags) {
+	if len(flags) == 0 {
+		return
+	}
+	for _, c := range cmds {
+		loc := c.Location()
+		if len(loc) == 0 {
+			continue
+		}
+		lf, ok := flags[loc[0].Start.Line]
+		if !ok {
+			continue
+		}
+		switch c := c.(type) {
+		case *instructions.CopyCommand:
+			c.Parents, c.ExcludePatterns = lf.parents, lf.excludes
+		case *instructions.AddCommand:
+			c.ExcludePatterns = lf.excludes
+		}
+	}
 }

@@ -25,6 +25,9 @@ import (
 	"github.com/ocisuite/suite/shared/oci"
 )
 
+// defaultPath is the PATH of a stage from scratch.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // defaultShell runs shell-form instructions.
 var defaultShell = []string{"/bin/sh", "-c"}
 
@@ -136,7 +139,16 @@ func parseTrigger(t string) (instructions.Command, error) {
 	if len(res.AST.Children) != 1 {
 		return nil, errors.New("not one instruction")
 	}
-	return instructions.ParseCommand(res.AST.Children[0])
+	labs, err := takeLabsFlags(res.AST)
+	if err != nil {
+		return nil, err
+	}
+	c, err := instructions.ParseCommand(res.AST.Children[0])
+	if err != nil {
+		return nil, err
+	}
+	setLabsFlags([]instructions.Command{c}, labs)
+	return c, nil
 }
 
 func (st *stage) printStep(text string) {
@@ -185,6 +197,9 @@ func (st *stage) from(ctx context.Context, base string) error {
 	}
 	if st.imageID == "" {
 		st.cfg = container.ScratchConfig()
+		// As BuildKit and buildah, a stage from scratch has the
+		// default PATH.
+		st.cfg.Config.Env = []string{"PATH=" + defaultPath}
 	} else {
 		cfg, err := container.ImageConfig(ctx, b.m.Store, st.imageID)
 		if err != nil {

@@ -341,36 +341,38 @@ func TestCopyMetadata(t *testing.T) {
 		want map[string]meta
 	}{
 		{
+			// A destination directory made by the copy takes the source
+			// directory's mode (BuildKit); its parents are 0755.
 			name: "context files belong to root and keep their modes",
 			want: map[string]meta{
-				"dst":         {fs.ModeDir | 0o755, 0, 0},
+				"dst":         {fs.ModeDir | 0o750, 0, 0},
 				"dst/exec":    {0o755, 0, 0},
 				"dst/secret":  {0o600, 0, 0},
 				"dst/sub":     {fs.ModeDir | 0o700, 0, 0},
 				"dst/sub/f":   {0o644, 0, 0},
 				"dst/link":    {fs.ModeSymlink | 0o777, 0, 0},
 				"parent":      {fs.ModeDir | 0o755, 0, 0},
-				"parent/dst2": {fs.ModeDir | 0o755, 0, 0},
+				"parent/dst2": {fs.ModeDir | 0o750, 0, 0},
 			},
 		},
 		{
 			name: "chown applies to copies and created directories",
 			opts: Options{Chown: &Owner{UID: 1000, GID: 1001}},
 			want: map[string]meta{
-				"dst":         {fs.ModeDir | 0o755, 1000, 1001},
+				"dst":         {fs.ModeDir | 0o750, 1000, 1001},
 				"dst/exec":    {0o755, 1000, 1001},
 				"dst/sub":     {fs.ModeDir | 0o700, 1000, 1001},
 				"dst/sub/f":   {0o644, 1000, 1001},
 				"dst/link":    {fs.ModeSymlink | 0o777, 1000, 1001},
 				"parent":      {fs.ModeDir | 0o755, 1000, 1001},
-				"parent/dst2": {fs.ModeDir | 0o755, 1000, 1001},
+				"parent/dst2": {fs.ModeDir | 0o750, 1000, 1001},
 			},
 		},
 		{
 			name: "--from keeps owners",
 			opts: Options{PreserveOwnership: true},
 			want: map[string]meta{
-				"dst":       {fs.ModeDir | 0o755, 0, 0},
+				"dst":       {fs.ModeDir | 0o750, 1234, 5678},
 				"dst/exec":  {0o755, 1234, 5678},
 				"dst/sub":   {fs.ModeDir | 0o700, 1234, 5678},
 				"dst/sub/f": {0o644, 1234, 5678},

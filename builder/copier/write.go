@@ -56,14 +56,22 @@ func (w *writer) copyUnit(u *unit, rootfs, dest string, exclude *matcher) error 
 	}
 	dest = path.Clean("/" + dest)
 
-	// A directory's contents are merged into dest.
-	mode := fs.FileMode(0o755)
-	if w.o.Chmod != nil {
-		mode = chmodBits(*w.o.Chmod)
-	}
-	root, err := mkdirAllIn(rootfs, dest, mode, w.o.dirOwner())
+	// A directory's contents are merged into dest. When dest is made
+	// here, it takes the source directory's mode and owner as a copied
+	// directory would (BuildKit); an existing one keeps its own.
+	existed, err := existsIn(rootfs, dest)
 	if err != nil {
 		return err
+	}
+	root, err := mkdirAllIn(rootfs, dest, w.o.mode(u.info.Mode()), w.o.dirOwner())
+	if err != nil {
+		return err
+	}
+	if !existed {
+		uid, gid := w.o.owner(u.info)
+		if err := os.Lchown(root, uid, gid); err != nil {
+			return err
+		}
 	}
 	w.root, w.croot = root, dest
 	f := filters{ignore: w.o.Ignore.matcher(), exclude: exclude, include: u.include}
@@ -275,6 +283,22 @@ func copyXattrs(src, target string) {
 		}
 		_ = unix.Lsetxattr(target, n, v, 0)
 	}
+}
+
+// existsIn reports whether the container path cpath exists in root
+// (symbolic links followed inside it).
+func existsIn(root, cpath string) (bool, error) {
+	h, err := securejoin.SecureJoin(root, cpath)
+	if err != nil {
+		return false, err
+	}
+	if _, err := os.Lstat(h); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
 }
 
 // mkdirAllIn makes sure the container path cpath is a directory inside
