@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/containers/storage/pkg/archive"
@@ -28,6 +30,58 @@ type copyEnd struct {
 	root string // "" for the host
 	path string // as given (inside the container for a container end)
 	ctr  *Container
+	// mounts are the container's volumes, binds and (running) tmpfs
+	// mounts, longest destination first: a path below one is resolved in
+	// the mount's host directory, not in the root filesystem.
+	mounts []cpMount
+}
+
+type cpMount struct{ dest, host string }
+
+// cpMounts lists where c's mounts are on the host.
+func (e *Engine) cpMounts(c *Container) []cpMount {
+	var out []cpMount
+	for _, m := range c.Mounts {
+		dest := path.Clean("/" + m.Destination)
+		switch m.Type {
+		case "bind":
+			out = append(out, cpMount{dest, m.Source})
+		case "volume":
+			if v, err := e.Volumes().Get(m.Volume); err == nil && v.Mountpoint != "" {
+				out = append(out, cpMount{dest, v.Mountpoint})
+			}
+		case "tmpfs":
+			// Only the container's mount namespace has it.
+			if c.State.Status == StatusRunning && c.State.Pid > 0 {
+				out = append(out, cpMount{dest, fmt.Sprintf("/proc/%d/root%s", c.State.Pid, dest)})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i].dest) > len(out[j].dest) })
+	return out
+}
+
+// base is the host directory p is resolved in (the root filesystem or a
+// mount's directory) and p relative to it.
+func (c copyEnd) base(p string) (string, string) {
+	clean := path.Clean("/" + p)
+	for _, m := range c.mounts {
+		if clean == m.dest || strings.HasPrefix(clean, m.dest+"/") {
+			return m.host, "/" + strings.TrimPrefix(clean, m.dest)
+		}
+	}
+	return c.root, clean
+}
+
+// chroot is the directory archives for p are made or unpacked chrooted
+// into: the root filesystem, or the mount p is in.
+func (c copyEnd) chroot(p string) string {
+	root, rel := c.base(p)
+	if rel == "/" && root != c.root {
+		// The mount point itself: its parent holds it.
+		return filepath.Dir(root)
+	}
+	return root
 }
 
 // SplitCopyPath splits "CONTAINER:PATH"; a host path (no colon, a slash
@@ -83,7 +137,7 @@ func (e *Engine) Copy(ctx context.Context, o CopyOptions) error {
 		if !filepath.IsAbs(end.e.path) {
 			end.e.path = "/" + end.e.path
 		}
-		end.e.root, end.e.ctr = root, c
+		end.e.root, end.e.ctr, end.e.mounts = root, c, e.cpMounts(c)
 	}
 	return copyTree(src, dst, o.Stdin, o.Stdout)
 }
@@ -93,7 +147,8 @@ func (c copyEnd) resolve(p string) (string, error) {
 	if c.root == "" {
 		return filepath.Abs(p)
 	}
-	return secureJoin(c.root, p)
+	root, rel := c.base(p)
+	return secureJoin(root, rel)
 }
 
 func (c copyEnd) String() string {
@@ -143,9 +198,9 @@ func copyTree(src, dst copyEnd, stdin io.Reader, stdout io.Writer) error {
 			opts.IncludeFiles = []string{filepath.Base(hp)}
 			opts.RebaseNames = map[string]string{filepath.Base(hp): target}
 		}
-		root := src.root
-		if root == "" {
-			root = dir
+		root := dir
+		if src.ctr != nil {
+			root = src.chroot(src.path)
 		}
 		rc, err := chrootarchive.Tar(dir, opts, root)
 		if err != nil {
@@ -190,9 +245,9 @@ func copyTree(src, dst copyEnd, stdin io.Reader, stdout io.Writer) error {
 		return fmt.Errorf("copying to %s: %s is not a directory", dst, dir)
 	}
 	opts := &archive.TarOptions{NoOverwriteDirNonDir: true}
-	root := dst.root
-	if root == "" {
-		root = hd
+	root := hd
+	if dst.ctr != nil {
+		root = dst.chroot(dir)
 	}
 	if err := chrootarchive.UntarWithRoot(tarStream, hd, opts, root); err != nil {
 		return fmt.Errorf("copying to %s: %w", dst, err)
