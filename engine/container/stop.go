@@ -38,6 +38,7 @@ func (e *Engine) finish(ctx context.Context, c *Container) {
 	if _, err := e.Store.Unmount(c.ID, true); err != nil {
 		logrus.Debugf("unmounting %s: %v", c.ID, err)
 	}
+	e.releaseVolumes(c)
 	// ConmonPid too: observeExit has already folded an exit file into Status and Pid.
 	wasRunning := c.Running() || c.State.Status == StatusCreated || c.State.Pid != 0 || c.State.ConmonPid != 0
 	c.State.Status = StatusExited

@@ -8,6 +8,7 @@ import (
 
 	"github.com/containers/storage/pkg/archive"
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/sirupsen/logrus"
 
 	"github.com/ocisuite/suite/engine/volume"
 )
@@ -53,4 +54,41 @@ func (e *Engine) volumeDir(c *Container, m Mount) (string, error) {
 		}
 	}
 	return dir, nil
+}
+
+// releaseVolumes unmounts the typed volumes (tmpfs, devices) of c that no
+// other container that is running, paused or about to run still uses.
+func (e *Engine) releaseVolumes(c *Container) {
+	vs := e.Volumes()
+	var typed []*volume.Volume
+	for _, m := range c.Mounts {
+		if m.Type != "volume" || m.Volume == "" {
+			continue
+		}
+		v, err := vs.Get(m.Volume)
+		if err != nil || v.Options["type"] == "" || v.Options["type"] == "bind" {
+			continue
+		}
+		typed = append(typed, v)
+	}
+	if len(typed) == 0 {
+		return
+	}
+	users, err := e.volumeUsers()
+	if err != nil {
+		return
+	}
+	for _, v := range typed {
+		busy := false
+		for _, u := range users[v.Name] {
+			if u.ID != c.ID && (u.Running() || u.State.Status == StatusCreated) {
+				busy = true
+			}
+		}
+		if !busy {
+			if err := vs.Unmount(v); err != nil {
+				logrus.Warnf("unmounting volume %s: %v", v.Name, err)
+			}
+		}
+	}
 }

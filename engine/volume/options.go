@@ -65,7 +65,8 @@ func (v *Volume) Path() string {
 
 // Mount makes a volume with a filesystem type ready for a container: a
 // tmpfs (or other device) is mounted on the volume's mount point once, and
-// shared by every container using the volume until the volume is removed.
+// shared by every container using the volume until the last of them
+// stops (Unmount), as podman does.
 // It returns the host directory to bind into containers.
 func (s Store) Mount(v *Volume) (string, error) {
 	typ := v.Options["type"]
@@ -101,6 +102,9 @@ func (s Store) Mount(v *Volume) (string, error) {
 	}
 	return v.Mountpoint, nil
 }
+
+// Unmount undoes Mount when no container uses the volume any more.
+func (s Store) Unmount(v *Volume) error { return unmount(v) }
 
 // unmount undoes Mount; a mount point with nothing mounted is left as is.
 func unmount(v *Volume) error {

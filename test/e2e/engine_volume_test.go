@@ -195,6 +195,28 @@ func TestEngineVolumeOptions(t *testing.T) {
 	if !strings.HasPrefix(got, "tmpfs /t tmpfs") || !strings.Contains(got, "size=2048k") || !strings.Contains(got, "mode=700") {
 		t.Fatalf("tmpfs volume in the container: %q", got)
 	}
+	// Mounted on the host while a container uses it, as podman does, and
+	// unmounted when the last user stops (its content goes with it).
+	mp := e.volume(t, "tv").Mountpoint
+	if hostMounted(mp) {
+		t.Fatalf("tmpfs volume %s is still mounted after its only container ended", mp)
+	}
+	e.must(t, "run", "-d", "--network", "none", "--name", "u1", "-v", "tv:/t", "bb", "sh", "-c", "echo kept > /t/f; sleep 1000")
+	e.must(t, "run", "-d", "--network", "none", "--name", "u2", "-v", "tv:/t", "bb", "sleep", "1000")
+	if !hostMounted(mp) {
+		t.Fatalf("tmpfs volume %s is not mounted while containers use it", mp)
+	}
+	e.must(t, "rm", "-f", "-t", "0", "u1")
+	if !hostMounted(mp) {
+		t.Fatalf("tmpfs volume %s was unmounted while u2 still uses it", mp)
+	}
+	if got := e.must(t, "exec", "u2", "cat", "/t/f").Stdout; got != "kept\n" {
+		t.Fatalf("u2 reads %q from the shared tmpfs volume", got)
+	}
+	e.must(t, "rm", "-f", "-t", "0", "u2")
+	if hostMounted(mp) {
+		t.Fatalf("tmpfs volume %s is still mounted after its last container ended", mp)
+	}
 	e.must(t, "volume", "rm", "tv")
 
 	dir := t.TempDir()
@@ -224,4 +246,15 @@ func TestEngineVolumeOptions(t *testing.T) {
 	if res := e.run(t, "volume", "exists", "bad"); res.Code != 1 {
 		t.Fatalf("a refused create left the volume")
 	}
+}
+
+// hostMounted reports whether something is mounted at dir on the host.
+func hostMounted(dir string) bool {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && f[4] == dir {
+			return true
+		}
+	}
+	return false
 }
