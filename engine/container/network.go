@@ -259,7 +259,9 @@ func etcHostsEntries(c *Container, hostname string) string {
 	var b strings.Builder
 	gw := ""
 	if c.State.Net != nil && len(c.State.Net.Attachments) > 0 {
-		gw = c.State.Net.Attachments[0].Gateway
+		if gw = c.State.Net.Attachments[0].Gateway; gw == "" {
+			gw = c.State.Net.Attachments[0].IPv6Gateway
+		}
 	}
 	if c.State.Net != nil && c.State.Net.Slirp != nil {
 		gw = c.State.Net.Slirp.HostAddress
@@ -280,10 +282,8 @@ func etcHostsEntries(c *Container, hostname string) string {
 	}
 	if c.State.Net != nil {
 		for _, a := range c.State.Net.Attachments {
-			if a.IP != "" {
-				fmt.Fprintf(&b, "%s\t%s %s\n", a.IP, hostname, c.Name)
-				own = true
-			}
+			b.WriteString(attachmentHosts(a, hostname, c.Name))
+			own = own || len(a.IPs()) > 0
 		}
 	}
 	if !own {
@@ -291,6 +291,16 @@ func etcHostsEntries(c *Container, hostname string) string {
 	}
 	if gw != "" {
 		fmt.Fprintf(&b, "%s\thost.containers.internal host.docker.internal\n", gw)
+	}
+	return b.String()
+}
+
+// attachmentHosts are the /etc/hosts lines of one attachment: each of its
+// addresses with the container's names.
+func attachmentHosts(a network.Attachment, hostname, name string) string {
+	var b strings.Builder
+	for _, ip := range a.IPs() {
+		fmt.Fprintf(&b, "%s\t%s %s\n", ip, hostname, name)
 	}
 	return b.String()
 }
@@ -368,13 +378,16 @@ func resolvConf(c *Container, host string) string {
 
 // InspectNetworkSettings is inspect's NetworkSettings, podman's shape.
 type InspectNetworkSettings struct {
-	SandboxKey  string                              `json:"SandboxKey"`
-	Gateway     string                              `json:"Gateway"`
-	IPAddress   string                              `json:"IPAddress"`
-	IPPrefixLen int                                 `json:"IPPrefixLen"`
-	MacAddress  string                              `json:"MacAddress"`
-	Ports       map[string][]InspectHostPort        `json:"Ports"`
-	Networks    map[string]InspectNetworkAttachment `json:"Networks,omitempty"`
+	SandboxKey          string                              `json:"SandboxKey"`
+	Gateway             string                              `json:"Gateway"`
+	IPAddress           string                              `json:"IPAddress"`
+	IPPrefixLen         int                                 `json:"IPPrefixLen"`
+	IPv6Gateway         string                              `json:"IPv6Gateway"`
+	GlobalIPv6Address   string                              `json:"GlobalIPv6Address"`
+	GlobalIPv6PrefixLen int                                 `json:"GlobalIPv6PrefixLen"`
+	MacAddress          string                              `json:"MacAddress"`
+	Ports               map[string][]InspectHostPort        `json:"Ports"`
+	Networks            map[string]InspectNetworkAttachment `json:"Networks,omitempty"`
 }
 
 // InspectHostPort is one host end of a published port.
@@ -385,12 +398,15 @@ type InspectHostPort struct {
 
 // InspectNetworkAttachment is one network of NetworkSettings.Networks.
 type InspectNetworkAttachment struct {
-	NetworkID   string   `json:"NetworkID"`
-	Gateway     string   `json:"Gateway"`
-	IPAddress   string   `json:"IPAddress"`
-	IPPrefixLen int      `json:"IPPrefixLen"`
-	MacAddress  string   `json:"MacAddress"`
-	Aliases     []string `json:"Aliases,omitempty"`
+	NetworkID           string   `json:"NetworkID"`
+	Gateway             string   `json:"Gateway"`
+	IPAddress           string   `json:"IPAddress"`
+	IPPrefixLen         int      `json:"IPPrefixLen"`
+	IPv6Gateway         string   `json:"IPv6Gateway"`
+	GlobalIPv6Address   string   `json:"GlobalIPv6Address"`
+	GlobalIPv6PrefixLen int      `json:"GlobalIPv6PrefixLen"`
+	MacAddress          string   `json:"MacAddress"`
+	Aliases             []string `json:"Aliases,omitempty"`
 }
 
 func inspectNetwork(c *Container) InspectNetworkSettings {
@@ -414,10 +430,12 @@ func inspectNetwork(c *Container) InspectNetworkSettings {
 	for i, a := range c.State.Net.Attachments {
 		out.Networks[a.Network] = InspectNetworkAttachment{
 			NetworkID: a.ID, Gateway: a.Gateway, IPAddress: a.IP, IPPrefixLen: a.PrefixLen,
+			IPv6Gateway: a.IPv6Gateway, GlobalIPv6Address: a.IPv6, GlobalIPv6PrefixLen: a.IPv6PrefixLen,
 			MacAddress: a.MacAddress, Aliases: append([]string{c.ID[:12]}, a.Aliases...),
 		}
 		if i == 0 {
 			out.Gateway, out.IPAddress, out.IPPrefixLen, out.MacAddress = a.Gateway, a.IP, a.PrefixLen, a.MacAddress
+			out.IPv6Gateway, out.GlobalIPv6Address, out.GlobalIPv6PrefixLen = a.IPv6Gateway, a.IPv6, a.IPv6PrefixLen
 		}
 	}
 	return out

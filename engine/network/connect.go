@@ -30,11 +30,12 @@ func (s Store) Connect(ctx context.Context, containerID, containerName string, s
 			iface = cand
 		}
 	}
-	ip, err := s.lease(n, containerID, o.IP)
+	ips, err := s.leaseAll(n, containerID, o)
 	if err != nil {
+		s.releaseAll(containerID, []string{n.NetworkInterface})
 		return nil, err
 	}
-	pn := perNetwork{InterfaceName: iface, StaticIPs: []string{ip}, StaticMAC: o.MAC}
+	pn := perNetwork{InterfaceName: iface, StaticIPs: ips, StaticMAC: o.MAC}
 	if n.DNSEnabled {
 		pn.Aliases = append([]string{containerName, containerID[:12]}, o.Aliases...)
 	}
@@ -58,16 +59,9 @@ func (s Store) Connect(ctx context.Context, containerID, containerName string, s
 		s.releaseAll(containerID, []string{n.NetworkInterface})
 		return nil, err
 	}
-	a := &Attachment{Network: n.Name, ID: n.ID, Bridge: n.NetworkInterface, Interface: iface, Aliases: o.Aliases}
+	a := &Attachment{Network: n.Name, ID: n.ID, Bridge: n.NetworkInterface, Interface: iface, Aliases: o.Aliases, DNSServers: res[n.Name].DNSServerIPs}
 	if r, ok := res[n.Name].Interfaces[iface]; ok {
-		a.MacAddress = r.MacAddress
-		for _, sn := range r.Subnets {
-			if ip, ipn, err := net.ParseCIDR(sn.IPNet); err == nil {
-				a.IP = ip.String()
-				a.PrefixLen, _ = ipn.Mask.Size()
-				a.Gateway = sn.Gateway
-			}
-		}
+		a.setAddresses(r)
 	}
 	return a, nil
 }
@@ -86,10 +80,7 @@ func (s Store) Disconnect(ctx context.Context, containerID, containerName string
 	}
 	a := st.Attachments[i]
 	if n, err := s.get(name); err == nil {
-		pn := perNetwork{InterfaceName: a.Interface}
-		if a.IP != "" {
-			pn.StaticIPs = []string{a.IP}
-		}
+		pn := perNetwork{InterfaceName: a.Interface, StaticIPs: a.IPs()}
 		opts := netavarkOptions{
 			ContainerID: containerID, ContainerName: containerName,
 			Networks:    map[string]perNetwork{n.Name: pn},
@@ -126,10 +117,7 @@ func (s Store) Reload(ctx context.Context, containerID, containerName string, st
 		if err != nil {
 			return err
 		}
-		pn := perNetwork{InterfaceName: a.Interface, StaticMAC: a.MacAddress}
-		if a.IP != "" {
-			pn.StaticIPs = []string{a.IP}
-		}
+		pn := perNetwork{InterfaceName: a.Interface, StaticMAC: a.MacAddress, StaticIPs: a.IPs()}
 		if n.DNSEnabled {
 			pn.Aliases = append([]string{containerName, containerID[:12]}, options[n.Name].Aliases...)
 		}
@@ -166,10 +154,18 @@ func (s Store) Leftover(containerID string, networks []string, ports []PortMappi
 		if err != nil {
 			continue
 		}
+		a := Attachment{Network: n.Name, ID: n.ID, Bridge: n.NetworkInterface, Interface: fmt.Sprintf("eth%d", i)}
 		for ip, owner := range l {
-			if owner == containerID && ip != lastKey {
-				st.Attachments = append(st.Attachments, Attachment{Network: n.Name, ID: n.ID, Bridge: n.NetworkInterface, Interface: fmt.Sprintf("eth%d", i), IP: ip})
+			switch {
+			case owner != containerID || isLastKey(ip):
+			case net.ParseIP(ip).To4() != nil:
+				a.IP = ip
+			default:
+				a.IPv6 = ip
 			}
+		}
+		if len(a.IPs()) > 0 {
+			st.Attachments = append(st.Attachments, a)
 		}
 	}
 	if _, err := os.Stat(netns); err != nil && len(st.Attachments) == 0 {

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -50,36 +52,69 @@ func (s Store) writeLeases(name string, l leases) error {
 	return os.Rename(p+".tmp", p)
 }
 
-// lastKey records the last address given, so that addresses are handed
-// out in turn (as podman's IPAM does) and a released one is not reused at
-// once.
-const lastKey = "last"
+// lastKey records the last IPv4 address given (lastKey6 the last IPv6
+// one), so that addresses are handed out in turn (as podman's IPAM does)
+// and a released one is not reused at once.
+const (
+	lastKey  = "last"
+	lastKey6 = "last6"
+)
 
-// lease gives the container the next free address of the network's
-// subnet after the last one given (never the network address, gateway or
-// broadcast); a container that already holds one keeps it.
-func (s Store) lease(n *Network, id, static string) (string, error) {
+// isLastKey reports whether a lease key is a lastKey rather than an address.
+func isLastKey(k string) bool { return k == lastKey || k == lastKey6 }
+
+// leaseAll leases the container an address on each of the network's
+// subnets (IPv4 first), static ones where o asks for them; on error the
+// addresses leased are released by the caller (releaseAll).
+func (s Store) leaseAll(n *Network, id string, o Options) ([]string, error) {
 	if len(n.Subnets) == 0 {
-		return "", fmt.Errorf("network %s has no subnet", n.Name)
+		return nil, fmt.Errorf("network %s has no subnet", n.Name)
 	}
+	if o.IP != "" && !slices.ContainsFunc(n.Subnets, func(sn Subnet) bool { return isIPv4Subnet(sn.Subnet) }) {
+		return nil, fmt.Errorf("IP address %s: network %s has no IPv4 subnet", o.IP, n.Name)
+	}
+	if o.IP6 != "" && !n.IPv6Enabled {
+		return nil, fmt.Errorf("IPv6 address %s: network %s has no IPv6 subnet", o.IP6, n.Name)
+	}
+	var out []string
+	for _, sn := range n.Subnets {
+		var ip string
+		var err error
+		if isIPv4Subnet(sn.Subnet) {
+			ip, err = s.lease(n, sn, id, o.IP)
+		} else {
+			ip, err = s.lease6(n, sn, id, o.IP6)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ip)
+	}
+	return out, nil
+}
+
+// lease gives the container the next free address of the IPv4 subnet sn
+// after the last one given (never the network address, gateway or
+// broadcast); a container that already holds one keeps it.
+func (s Store) lease(n *Network, subnet Subnet, id, static string) (string, error) {
 	l, err := s.readLeases(n.NetworkInterface)
 	if err != nil {
 		return "", err
 	}
-	for ip, owner := range l {
-		if owner == id && ip != lastKey && (static == "" || ip == static) {
-			return ip, nil
-		}
-	}
-	_, sn, err := net.ParseCIDR(n.Subnets[0].Subnet)
+	_, sn, err := net.ParseCIDR(subnet.Subnet)
 	if err != nil {
 		return "", err
+	}
+	for ip, owner := range l {
+		if owner == id && !isLastKey(ip) && sn.Contains(net.ParseIP(ip)) && (static == "" || ip == static) {
+			return ip, nil
+		}
 	}
 	ones, bits := sn.Mask.Size()
 	size := uint32(1) << uint(bits-ones)
 	if static != "" {
 		ip := net.ParseIP(static).To4()
-		if ip == nil || !sn.Contains(ip) || ip.Equal(sn.IP) || ip.Equal(nthIP(sn, size-1)) || ip.String() == n.Subnets[0].Gateway {
+		if ip == nil || !sn.Contains(ip) || ip.Equal(sn.IP) || ip.Equal(nthIP(sn, size-1)) || ip.String() == subnet.Gateway {
 			return "", fmt.Errorf("IP address %s is not a usable address of network %s (%s)", static, n.Name, sn)
 		}
 		if owner := l[ip.String()]; owner != "" && owner != id {
@@ -100,7 +135,7 @@ func (s Store) lease(n *Network, id, static string) (string, error) {
 			continue // network and broadcast addresses
 		}
 		ip := nthIP(sn, i).String()
-		if ip == n.Subnets[0].Gateway || l[ip] != "" || !inRange(n.Subnets[0].LeaseRange, nthIP(sn, i)) {
+		if ip == subnet.Gateway || l[ip] != "" || !inRange(subnet.LeaseRange, nthIP(sn, i)) {
 			continue
 		}
 		l[ip] = id
@@ -111,6 +146,66 @@ func (s Store) lease(n *Network, id, static string) (string, error) {
 		return ip, nil
 	}
 	return "", fmt.Errorf("network %s: no free address in %s", n.Name, sn)
+}
+
+// maxTries6 bounds the search for a free IPv6 address: a /64 is never
+// full, but a long run of taken addresses after the last one given is.
+const maxTries6 = 1 << 16
+
+// lease6 is lease for an IPv6 subnet (no broadcast address to skip).
+func (s Store) lease6(n *Network, subnet Subnet, id, static string) (string, error) {
+	l, err := s.readLeases(n.NetworkInterface)
+	if err != nil {
+		return "", err
+	}
+	sn, err := netip.ParsePrefix(subnet.Subnet)
+	if err != nil {
+		return "", err
+	}
+	sn = sn.Masked()
+	gw, _ := netip.ParseAddr(subnet.Gateway)
+	for ip, owner := range l {
+		if a, err := netip.ParseAddr(ip); err == nil && owner == id && sn.Contains(a) && (static == "" || sameAddr(ip, static)) {
+			return ip, nil
+		}
+	}
+	if static != "" {
+		a, err := netip.ParseAddr(static)
+		if err != nil || !a.Is6() || a.Is4In6() || !sn.Contains(a) || a == sn.Addr() || a == gw {
+			return "", fmt.Errorf("IPv6 address %s is not a usable address of network %s (%s)", static, n.Name, sn)
+		}
+		if owner := l[a.String()]; owner != "" && owner != id {
+			return "", fmt.Errorf("IPv6 address %s of network %s is already in use by container %.12s", static, n.Name, owner)
+		}
+		l[a.String()] = id
+		return a.String(), s.writeLeases(n.NetworkInterface, l)
+	}
+	a := sn.Addr()
+	if last, err := netip.ParseAddr(l[lastKey6]); err == nil && sn.Contains(last) {
+		a = last
+	}
+	for k := 0; k < maxTries6; k++ {
+		if a = a.Next(); !a.IsValid() || !sn.Contains(a) {
+			a = sn.Addr() // wrap around
+			continue
+		}
+		if a == gw || l[a.String()] != "" {
+			continue
+		}
+		l[a.String()] = id
+		l[lastKey6] = a.String()
+		if err := s.writeLeases(n.NetworkInterface, l); err != nil {
+			return "", err
+		}
+		return a.String(), nil
+	}
+	return "", fmt.Errorf("network %s: no free address in %s", n.Name, sn)
+}
+
+func sameAddr(a, b string) bool {
+	x, err1 := netip.ParseAddr(a)
+	y, err2 := netip.ParseAddr(b)
+	return err1 == nil && err2 == nil && x == y
 }
 
 // releaseAll frees the container's addresses on the named bridges (lock
@@ -194,7 +289,7 @@ func (s Store) StaleLeases(repair bool) ([]StaleLease, error) {
 		}
 		changed := false
 		for ip, owner := range l {
-			if ip == lastKey {
+			if isLastKey(ip) {
 				continue
 			}
 			b, err := os.ReadFile(s.ownerPath(owner))

@@ -12,10 +12,13 @@ import (
 // networks are isolated from one another in the same way.
 const isolationChain = "OCISUITE-ISOLATION"
 
-func iptables(args ...string) (string, error) {
-	out, err := exec.Command("iptables", append([]string{"-w"}, args...)...).CombinedOutput()
+// firewall runs iptables (tool) or ip6tables.
+type firewall string
+
+func (tool firewall) run(args ...string) (string, error) {
+	out, err := exec.Command(string(tool), append([]string{"-w"}, args...)...).CombinedOutput()
 	if err != nil {
-		return string(out), fmt.Errorf("iptables %s: %s: %w", strings.Join(args, " "), strings.TrimSpace(string(out)), err)
+		return string(out), fmt.Errorf("%s %s: %s: %w", tool, strings.Join(args, " "), strings.TrimSpace(string(out)), err)
 	}
 	return string(out), nil
 }
@@ -23,7 +26,9 @@ func iptables(args ...string) (string, error) {
 // isolate makes sure bridge is kept apart from the other podman* bridges
 // (store lock held): the chain, its final drop, bridge's own return rule,
 // and the chain's jump first in FORWARD, before netavark's accepts.
-func isolate(bridge string) error {
+// tool is iptables, or ip6tables for a network's IPv6 traffic.
+func isolate(tool firewall, bridge string) error {
+	iptables := tool.run
 	if _, err := iptables("-t", "filter", "-S", isolationChain); err != nil {
 		if _, err := iptables("-t", "filter", "-N", isolationChain); err != nil {
 			return err
@@ -43,7 +48,7 @@ func isolate(bridge string) error {
 	}
 	// The jump must come first in FORWARD: netavark inserts its own
 	// accepting chain at the top when it creates it.
-	rules, err := forwardRules()
+	rules, err := forwardRules(tool)
 	if err != nil {
 		return err
 	}
@@ -54,7 +59,7 @@ func isolate(bridge string) error {
 	if _, err := iptables("-t", "filter", "-I", "FORWARD", "1", "-j", isolationChain); err != nil {
 		return err
 	}
-	if rules, err = forwardRules(); err != nil {
+	if rules, err = forwardRules(tool); err != nil {
 		return err
 	}
 	for i := len(rules) - 1; i > 0; i-- {
@@ -68,8 +73,8 @@ func isolate(bridge string) error {
 }
 
 // forwardRules are FORWARD's rules in order, as iptables -S prints them.
-func forwardRules() ([]string, error) {
-	out, err := iptables("-t", "filter", "-S", "FORWARD")
+func forwardRules(tool firewall) ([]string, error) {
+	out, err := tool.run("-t", "filter", "-S", "FORWARD")
 	if err != nil {
 		return nil, err
 	}

@@ -16,9 +16,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -104,9 +106,17 @@ func (s Store) lock() (func(), error) {
 
 // CreateOptions are network create's options.
 type CreateOptions struct {
-	Name       string
-	Subnet     string // CIDR; "" picks a free 10.89.N.0/24
-	Gateway    string // "" is the subnet's first address
+	Name string
+	// Subnets are CIDRs, at most one IPv4 and one IPv6 subnet. None picks
+	// a free 10.89.N.0/24, and with IPv6 a random unique local fdXX::/64
+	// too; with IPv6 and a subnet of one family only, the other family's
+	// is picked. An IPv6 subnet enables IPv6.
+	Subnets []string
+	// Gateway is the gateway of the subnet holding it; "" is each
+	// subnet's first address.
+	Gateway string
+	// IPv6 gives the network an IPv6 subnet as well (dual stack).
+	IPv6       bool
 	Internal   bool
 	DisableDNS bool
 	Labels     map[string]string
@@ -166,36 +176,31 @@ func (s Store) create(o CreateOptions) (*Network, error) {
 	// Other stores' bridges and the host's own interfaces are taken too.
 	existing = append(existing, claims.others(s.Dir)...)
 	existing = append(existing, hostInterfaces()...)
-	var subnet *net.IPNet
-	if o.Subnet != "" {
-		_, subnet, err = net.ParseCIDR(o.Subnet)
-		if err != nil {
-			return nil, fmt.Errorf("--subnet %s: %w", o.Subnet, err)
-		}
-		if subnet.IP.To4() == nil {
-			return nil, fmt.Errorf("--subnet %s: only IPv4 subnets are supported", o.Subnet)
-		}
-		for _, n := range existing {
-			for _, sn := range n.Subnets {
-				if _, other, err := net.ParseCIDR(sn.Subnet); err == nil && (other.Contains(subnet.IP) || subnet.Contains(other.IP)) {
-					return nil, fmt.Errorf("--subnet %s overlaps subnet %s of network %s", o.Subnet, sn.Subnet, n.Name)
-				}
-			}
-		}
-	} else {
-		if subnet, err = freeSubnet(existing); err != nil {
-			return nil, err
-		}
+	subnets, err := chooseSubnets(o, existing)
+	if err != nil {
+		return nil, err
 	}
-	gw := nthIP(subnet, 1)
 	if o.Gateway != "" {
-		gw = net.ParseIP(o.Gateway).To4()
-		if gw == nil || !subnet.Contains(gw) {
-			return nil, fmt.Errorf("--gateway %s is not an IPv4 address in subnet %s", o.Gateway, subnet)
+		gw := net.ParseIP(o.Gateway)
+		i := slices.IndexFunc(subnets, func(sn Subnet) bool {
+			_, ipn, _ := net.ParseCIDR(sn.Subnet)
+			return gw != nil && ipn.Contains(gw)
+		})
+		if i < 0 {
+			return nil, fmt.Errorf("--gateway %s is not an address in subnet %s", o.Gateway, subnetList(subnets))
 		}
+		_, ipn, _ := net.ParseCIDR(subnets[i].Subnet)
+		if gw.Equal(ipn.IP) {
+			return nil, fmt.Errorf("--gateway %s is the address of subnet %s itself", o.Gateway, ipn)
+		}
+		subnets[i].Gateway = gw.String()
 	}
-	var lr *LeaseRange
 	if o.IPRange != "" {
+		i := slices.IndexFunc(subnets, func(sn Subnet) bool { return isIPv4Subnet(sn.Subnet) })
+		if i < 0 {
+			return nil, fmt.Errorf("--ip-range %s needs an IPv4 subnet", o.IPRange)
+		}
+		_, subnet, _ := net.ParseCIDR(subnets[i].Subnet)
 		_, r, err := net.ParseCIDR(o.IPRange)
 		if err != nil || !subnet.Contains(r.IP) {
 			return nil, fmt.Errorf("--ip-range %s is not a CIDR range inside subnet %s", o.IPRange, subnet)
@@ -204,7 +209,7 @@ func (s Store) create(o CreateOptions) (*Network, error) {
 		if sOnes, _ := subnet.Mask.Size(); ones < sOnes || ones > 30 {
 			return nil, fmt.Errorf("--ip-range %s must be inside subnet %s and hold at least two addresses", o.IPRange, subnet)
 		}
-		lr = &LeaseRange{StartIP: nthIP(r, 1).String(), EndIP: nthIP(r, uint32(1)<<uint(bits-ones)-2).String()}
+		subnets[i].LeaseRange = &LeaseRange{StartIP: nthIP(r, 1).String(), EndIP: nthIP(r, uint32(1)<<uint(bits-ones)-2).String()}
 	}
 	n := &Network{
 		Name:             o.Name,
@@ -212,7 +217,8 @@ func (s Store) create(o CreateOptions) (*Network, error) {
 		Driver:           "bridge",
 		NetworkInterface: freeInterface(existing),
 		Created:          time.Now(),
-		Subnets:          []Subnet{{Subnet: subnet.String(), Gateway: gw.String(), LeaseRange: lr}},
+		Subnets:          subnets,
+		IPv6Enabled:      slices.ContainsFunc(subnets, func(sn Subnet) bool { return !isIPv4Subnet(sn.Subnet) }),
 		Internal:         o.Internal,
 		DNSEnabled:       !o.DisableDNS,
 		Labels:           o.Labels,
@@ -222,7 +228,11 @@ func (s Store) create(o CreateOptions) (*Network, error) {
 	if err := s.write(n); err != nil {
 		return nil, err
 	}
-	claims[n.NetworkInterface] = claim{Store: s.Dir, Name: n.Name, Subnet: n.Subnets[0].Subnet}
+	cl := claim{Store: s.Dir, Name: n.Name, Subnet: n.Subnets[0].Subnet}
+	for _, sn := range n.Subnets[1:] {
+		cl.More = append(cl.More, sn.Subnet)
+	}
+	claims[n.NetworkInterface] = cl
 	if err := s.writeClaims(claims); err != nil {
 		return nil, err
 	}
@@ -236,6 +246,8 @@ type claim struct {
 	Store  string `json:"store"`
 	Name   string `json:"name"`
 	Subnet string `json:"subnet"`
+	// More are the network's other subnets (its IPv6 one).
+	More []string `json:"more,omitempty"`
 }
 
 type claims map[string]claim
@@ -278,7 +290,11 @@ func (c claims) others(dir string) []*Network {
 	var out []*Network
 	for iface, cl := range c {
 		if cl.Store != dir {
-			out = append(out, &Network{NetworkInterface: iface, Subnets: []Subnet{{Subnet: cl.Subnet}}})
+			n := &Network{NetworkInterface: iface, Subnets: []Subnet{{Subnet: cl.Subnet}}}
+			for _, sn := range cl.More {
+				n.Subnets = append(n.Subnets, Subnet{Subnet: sn})
+			}
+			out = append(out, n)
 		}
 	}
 	return out
@@ -295,7 +311,7 @@ func hostInterfaces() []*Network {
 		n := &Network{NetworkInterface: i.Name}
 		addrs, _ := i.Addrs()
 		for _, a := range addrs {
-			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLoopback() {
+			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && !ipn.IP.IsLinkLocalUnicast() {
 				_, sn, _ := net.ParseCIDR(ipn.String())
 				n.Subnets = append(n.Subnets, Subnet{Subnet: sn.String()})
 			}
@@ -457,6 +473,128 @@ func freeSubnet(existing []*Network) (*net.IPNet, error) {
 		}
 	}
 	return nil, errors.New("no free subnet in 10.89.0.0/16: give --subnet")
+}
+
+// chooseSubnets checks the subnets given and picks the missing ones:
+// IPv4 first, then IPv6, each with its first address as gateway.
+func chooseSubnets(o CreateOptions, existing []*Network) ([]Subnet, error) {
+	var v4, v6 *net.IPNet
+	for _, cidr := range o.Subnets {
+		_, sn, err := net.ParseCIDR(cidr)
+		if err != nil {
+			return nil, fmt.Errorf("--subnet %s: %w", cidr, err)
+		}
+		ones, bits := sn.Mask.Size()
+		switch {
+		case bits == 32 && v4 != nil, bits == 128 && v6 != nil:
+			return nil, fmt.Errorf("--subnet %s: only one subnet of each IP version is supported", cidr)
+		case bits == 32 && ones > 30:
+			return nil, fmt.Errorf("--subnet %s is too small: want at most /30", cidr)
+		case bits == 128 && ones > 124:
+			return nil, fmt.Errorf("--subnet %s is too small: want at most /124", cidr)
+		case bits == 128 && sn.IP.To4() != nil:
+			return nil, fmt.Errorf("--subnet %s: an IPv4-mapped IPv6 subnet is not supported", cidr)
+		}
+		for _, n := range existing {
+			for _, other := range n.Subnets {
+				if _, on, err := net.ParseCIDR(other.Subnet); err == nil && (on.Contains(sn.IP) || sn.Contains(on.IP)) {
+					return nil, fmt.Errorf("--subnet %s overlaps subnet %s of network %s", cidr, other.Subnet, n.Name)
+				}
+			}
+		}
+		if bits == 32 {
+			v4 = sn
+		} else {
+			v6 = sn
+		}
+	}
+	ipv6 := o.IPv6 || v6 != nil
+	if ipv6 {
+		if err := IPv6Available(); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if v4 == nil && (v6 == nil || o.IPv6) {
+		if v4, err = freeSubnet(existing); err != nil {
+			return nil, err
+		}
+	}
+	if ipv6 && v6 == nil {
+		if v6, err = freeSubnet6(existing); err != nil {
+			return nil, err
+		}
+	}
+	var out []Subnet
+	for _, sn := range []*net.IPNet{v4, v6} {
+		if sn != nil {
+			out = append(out, Subnet{Subnet: sn.String(), Gateway: firstIP(sn).String()})
+		}
+	}
+	return out, nil
+}
+
+// IPv6Available reports why the host cannot give containers IPv6
+// addresses, if it cannot.
+func IPv6Available() error {
+	b, err := os.ReadFile("/proc/sys/net/ipv6/conf/all/disable_ipv6")
+	if err != nil {
+		return errors.New("IPv6 is not available on this host (no /proc/sys/net/ipv6): the network cannot have an IPv6 subnet")
+	}
+	if strings.TrimSpace(string(b)) != "0" {
+		return errors.New("IPv6 is disabled on this host (net.ipv6.conf.all.disable_ipv6=1): the network cannot have an IPv6 subnet")
+	}
+	return nil
+}
+
+// freeSubnet6 is a random unique local fdXX:XXXX:XXXX:XXXX::/64 (RFC 4193)
+// no network overlaps, as podman picks.
+func freeSubnet6(existing []*Network) (*net.IPNet, error) {
+	for try := 0; try < 100; try++ {
+		ip := make(net.IP, net.IPv6len)
+		_, _ = rand.Read(ip[:8])
+		ip[0] = 0xfd
+		cand := &net.IPNet{IP: ip, Mask: net.CIDRMask(64, 128)}
+		if !overlaps(cand, existing) {
+			return cand, nil
+		}
+	}
+	return nil, errors.New("no free IPv6 subnet: give --subnet")
+}
+
+func overlaps(cand *net.IPNet, existing []*Network) bool {
+	for _, n := range existing {
+		for _, sn := range n.Subnets {
+			if _, other, err := net.ParseCIDR(sn.Subnet); err == nil && (other.Contains(cand.IP) || cand.Contains(other.IP)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// firstIP is the subnet's first address after its own, the default
+// gateway.
+func firstIP(sn *net.IPNet) net.IP {
+	if sn.IP.To4() != nil {
+		return nthIP(sn, 1)
+	}
+	a, _ := netip.AddrFromSlice(sn.IP)
+	return net.IP(a.Next().AsSlice())
+}
+
+// isIPv4Subnet reports whether a CIDR is an IPv4 subnet.
+func isIPv4Subnet(cidr string) bool {
+	_, sn, err := net.ParseCIDR(cidr)
+	return err == nil && sn.IP.To4() != nil
+}
+
+func subnetList(sns []Subnet) string {
+	var out []string
+	for _, sn := range sns {
+		out = append(out, sn.Subnet)
+	}
+	return strings.Join(out, " or ")
 }
 
 // freeInterface is the first podmanN (N ≥ 1) no network uses.

@@ -54,6 +54,42 @@ type Attachment struct {
 	Gateway    string   `json:"gateway"`
 	MacAddress string   `json:"mac,omitempty"`
 	Aliases    []string `json:"aliases,omitempty"`
+	// IPv6, IPv6PrefixLen and IPv6Gateway are the address on the
+	// network's IPv6 subnet, if it has one.
+	IPv6          string `json:"ipv6,omitempty"`
+	IPv6PrefixLen int    `json:"ipv6PrefixLen,omitempty"`
+	IPv6Gateway   string `json:"ipv6Gateway,omitempty"`
+	// DNSServers are the network's aardvark-dns servers, which are in
+	// the container's resolv.conf while it is attached.
+	DNSServers []string `json:"dnsServers,omitempty"`
+}
+
+// IPs are the attachment's addresses, IPv4 first.
+func (a Attachment) IPs() []string {
+	var out []string
+	for _, ip := range []string{a.IP, a.IPv6} {
+		if ip != "" {
+			out = append(out, ip)
+		}
+	}
+	return out
+}
+
+// setAddresses records the addresses netavark gave the interface.
+func (a *Attachment) setAddresses(r netavarkInterface) {
+	a.MacAddress = r.MacAddress
+	for _, sn := range r.Subnets {
+		ip, ipn, err := net.ParseCIDR(sn.IPNet)
+		if err != nil {
+			continue
+		}
+		ones, _ := ipn.Mask.Size()
+		if ip.To4() != nil {
+			a.IP, a.PrefixLen, a.Gateway = ip.String(), ones, sn.Gateway
+		} else {
+			a.IPv6, a.IPv6PrefixLen, a.IPv6Gateway = ip.String(), ones, sn.Gateway
+		}
+	}
 }
 
 // Status is a container's network state for one run.
@@ -72,6 +108,7 @@ type Status struct {
 // NAME:ip=…,mac=…,alias=…).
 type Options struct {
 	IP      string   `json:"ip,omitempty"`
+	IP6     string   `json:"ip6,omitempty"`
 	MAC     string   `json:"mac,omitempty"`
 	Aliases []string `json:"aliases,omitempty"`
 }
@@ -103,15 +140,17 @@ type netavarkOptions struct {
 }
 
 type netavarkResult map[string]struct {
-	DNSServerIPs     []string `json:"dns_server_ips"`
-	DNSSearchDomains []string `json:"dns_search_domains"`
-	Interfaces       map[string]struct {
-		MacAddress string `json:"mac_address"`
-		Subnets    []struct {
-			IPNet   string `json:"ipnet"`
-			Gateway string `json:"gateway"`
-		} `json:"subnets"`
-	} `json:"interfaces"`
+	DNSServerIPs     []string                     `json:"dns_server_ips"`
+	DNSSearchDomains []string                     `json:"dns_search_domains"`
+	Interfaces       map[string]netavarkInterface `json:"interfaces"`
+}
+
+type netavarkInterface struct {
+	MacAddress string `json:"mac_address"`
+	Subnets    []struct {
+		IPNet   string `json:"ipnet"`
+		Gateway string `json:"gateway"`
+	} `json:"subnets"`
 }
 
 // Setup creates the container's network namespace, leases its addresses
@@ -147,13 +186,13 @@ func (s Store) Setup(ctx context.Context, r Request) (st *Status, err error) {
 			return nil, err
 		}
 		o := r.Options[n.Name]
-		ip, err := s.lease(n, r.ContainerID, o.IP)
+		bridges = append(bridges, n.NetworkInterface)
+		ips, err := s.leaseAll(n, r.ContainerID, o)
 		if err != nil {
 			return nil, err
 		}
 		leased = append(leased, n.Name)
-		bridges = append(bridges, n.NetworkInterface)
-		pn := perNetwork{InterfaceName: fmt.Sprintf("eth%d", i), StaticIPs: []string{ip}, StaticMAC: o.MAC}
+		pn := perNetwork{InterfaceName: fmt.Sprintf("eth%d", i), StaticIPs: ips, StaticMAC: o.MAC}
 		if n.DNSEnabled {
 			pn.Aliases = append([]string{r.ContainerName, r.ContainerID[:12]}, o.Aliases...)
 		}
@@ -186,6 +225,12 @@ func (s Store) Setup(ctx context.Context, r Request) (st *Status, err error) {
 	for _, name := range leased {
 		n := opts.NetworkInfo[name]
 		pn := opts.Networks[n.Name]
+		a := Attachment{Network: n.Name, ID: n.ID, Bridge: n.NetworkInterface, Interface: pn.InterfaceName, Aliases: r.Options[n.Name].Aliases}
+		a.DNSServers = res[n.Name].DNSServerIPs
+		if iface, ok := res[n.Name].Interfaces[pn.InterfaceName]; ok {
+			a.setAddresses(iface)
+		}
+		st.Attachments = append(st.Attachments, a)
 		for _, d := range res[n.Name].DNSServerIPs {
 			if !slices.Contains(st.DNSServers, d) {
 				st.DNSServers = append(st.DNSServers, d)
@@ -196,18 +241,6 @@ func (s Store) Setup(ctx context.Context, r Request) (st *Status, err error) {
 				st.DNSSearch = append(st.DNSSearch, d)
 			}
 		}
-		a := Attachment{Network: n.Name, ID: n.ID, Bridge: n.NetworkInterface, Interface: pn.InterfaceName, Aliases: r.Options[n.Name].Aliases}
-		if iface, ok := res[n.Name].Interfaces[pn.InterfaceName]; ok {
-			a.MacAddress = iface.MacAddress
-			for _, sn := range iface.Subnets {
-				if ip, ipn, err := net.ParseCIDR(sn.IPNet); err == nil {
-					a.IP = ip.String()
-					a.PrefixLen, _ = ipn.Mask.Size()
-					a.Gateway = sn.Gateway
-				}
-			}
-		}
-		st.Attachments = append(st.Attachments, a)
 	}
 	return st, nil
 }
@@ -235,11 +268,7 @@ func (s Store) Teardown(ctx context.Context, containerID, containerName string, 
 		if err != nil {
 			continue // removed with -f: its bridge is gone with its last container
 		}
-		pn := perNetwork{InterfaceName: a.Interface}
-		if a.IP != "" {
-			pn.StaticIPs = []string{a.IP}
-		}
-		opts.Networks[n.Name] = pn
+		opts.Networks[n.Name] = perNetwork{InterfaceName: a.Interface, StaticIPs: a.IPs()}
 		opts.NetworkInfo[n.Name] = n
 	}
 	var errs []error
@@ -294,8 +323,13 @@ func (s Store) isolateAll(opts netavarkOptions, force bool) error {
 		if _, err := os.Stat(marker); err == nil && !force {
 			continue
 		}
-		if err := isolate(n.NetworkInterface); err != nil {
+		if err := isolate("iptables", n.NetworkInterface); err != nil {
 			return fmt.Errorf("isolating network %s: %w", n.Name, err)
+		}
+		if n.IPv6Enabled {
+			if err := isolate("ip6tables", n.NetworkInterface); err != nil {
+				return fmt.Errorf("isolating network %s: %w", n.Name, err)
+			}
 		}
 		if err := os.MkdirAll(filepath.Dir(marker), 0o700); err == nil {
 			_ = os.WriteFile(marker, nil, 0o600)

@@ -647,7 +647,7 @@ func TestEngineNetworkIsolation(t *testing.T) {
 	}
 }
 
-// network create -o mtu=, --ip-range; ls --filter; --ipv6 and unknown
+// network create -o mtu=, --ip-range; ls --filter; unknown
 // options refused.
 func TestEngineNetworkCreateOptions(t *testing.T) {
 	e := containerStore(t)
@@ -670,7 +670,7 @@ func TestEngineNetworkCreateOptions(t *testing.T) {
 		}
 	}
 	for _, bad := range [][]string{
-		{"--ipv6", "nt-v6"}, {"-o", "mtu=big", "nt-m"}, {"-o", "color=red", "nt-c"},
+		{"-o", "mtu=big", "nt-m"}, {"-o", "color=red", "nt-c"},
 		{"--subnet", "10.89.231.0/24", "--ip-range", "10.89.232.0/28", "nt-r"}, {"--ip-range", "10.89.231.0/28", "nt-r2"},
 	} {
 		res := e.run(t, append([]string{"network", "create"}, bad...)...)

@@ -84,7 +84,7 @@ func (f *createFlags) networkOptions(c *container.Config) error {
 }
 
 // parseNetworks reads NAME[:OPT=V[,OPT=V]…][,NAME…] (podman's form: the
-// options of one network follow its name, ip=, mac= and alias=).
+// options of one network follow its name, ip=, ip6=, mac= and alias=).
 func parseNetworks(s string, c *container.Config) error {
 	var cur string
 	for _, part := range strings.Split(s, ",") {
@@ -118,6 +118,11 @@ func parseNetworks(s string, c *container.Config) error {
 				return fmt.Errorf("--network %s: ip=%s is not an IPv4 address", s, v)
 			}
 			o.IP = v
+		case "ip6":
+			if ip := net.ParseIP(v); ip == nil || ip.To4() != nil {
+				return fmt.Errorf("--network %s: ip6=%s is not an IPv6 address", s, v)
+			}
+			o.IP6 = v
 		case "mac":
 			if _, err := net.ParseMAC(v); err != nil {
 				return fmt.Errorf("--network %s: mac=%s: %w", s, v, err)
@@ -129,7 +134,7 @@ func parseNetworks(s string, c *container.Config) error {
 			}
 			o.Aliases = append(o.Aliases, v)
 		default:
-			return fmt.Errorf("--network %s: unknown option %q (want ip=, mac= or alias=)", s, k)
+			return fmt.Errorf("--network %s: unknown option %q (want ip=, ip6=, mac= or alias=)", s, k)
 		}
 		c.NetworkOptions[cur] = o
 	}

@@ -32,7 +32,6 @@ func networkCommands(g *globalOptions) []*cobra.Command {
 func newNetworkCreateCmd(g *globalOptions) *cobra.Command {
 	var o network.CreateOptions
 	var labels, opts []string
-	var ipv6 bool
 	cmd := &cobra.Command{
 		Use:   "create [flags] NAME",
 		Short: "Create a bridge network",
@@ -46,18 +45,15 @@ func newNetworkCreateCmd(g *globalOptions) *cobra.Command {
 			if o.Options, err = keyValues("--opt", opts); err != nil {
 				return cli.Usage(err)
 			}
-			if ipv6 {
-				return errors.New("--ipv6: IPv6 networks are not supported yet")
-			}
-			if o.IPRange != "" && o.Subnet == "" {
+			if o.IPRange != "" && len(o.Subnets) == 0 {
 				return cli.Usage(errors.New("--ip-range needs --subnet"))
 			}
-			if o.Gateway != "" && o.Subnet == "" {
+			if o.Gateway != "" && len(o.Subnets) == 0 {
 				return cli.Usage(errors.New("--gateway needs --subnet"))
 			}
-			if o.Subnet != "" {
-				if _, _, err := net.ParseCIDR(o.Subnet); err != nil {
-					return cli.Usage(fmt.Errorf("--subnet %s: %w", o.Subnet, err))
+			for _, sn := range o.Subnets {
+				if _, _, err := net.ParseCIDR(sn); err != nil {
+					return cli.Usage(fmt.Errorf("--subnet %s: not a subnet in CIDR form (e.g. 10.89.5.0/24 or fd12:3456:789a:1::/64)", sn))
 				}
 			}
 			return withSession(cmd, g, func(ctx context.Context, s *session) error {
@@ -71,10 +67,10 @@ func newNetworkCreateCmd(g *globalOptions) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Subnet, "subnet", "", "IPv4 `subnet` in CIDR form (default: a free 10.89.N.0/24)")
+	f.StringArrayVar(&o.Subnets, "subnet", nil, "`subnet` in CIDR form, IPv4 or IPv6 (an IPv6 one enables IPv6; default: a free 10.89.N.0/24)")
 	f.StringVar(&o.Gateway, "gateway", "", "gateway `address` (default: the subnet's first address)")
 	f.StringVar(&o.IPRange, "ip-range", "", "give containers addresses from this `CIDR` range of the subnet only")
-	f.BoolVar(&ipv6, "ipv6", false, "IPv6 as well (not supported yet)")
+	f.BoolVar(&o.IPv6, "ipv6", false, "IPv6 as well: a unique local fdXX::/64 subnet unless --subnet gives one")
 	f.BoolVar(&o.Internal, "internal", false, "no route out of the network")
 	f.BoolVar(&o.DisableDNS, "disable-dns", false, "no aardvark-dns name resolution on the network")
 	f.StringArrayVar(&labels, "label", nil, "set metadata `label` (KEY=VALUE)")
@@ -311,6 +307,9 @@ func newNetworkConnectCmd(g *globalOptions) *cobra.Command {
 			if o.IP != "" && net.ParseIP(o.IP).To4() == nil {
 				return cli.Usage(fmt.Errorf("--ip %s: not an IPv4 address", o.IP))
 			}
+			if ip := net.ParseIP(o.IP6); o.IP6 != "" && (ip == nil || ip.To4() != nil) {
+				return cli.Usage(fmt.Errorf("--ip6 %s: not an IPv6 address", o.IP6))
+			}
 			if o.MAC != "" {
 				if _, err := net.ParseMAC(o.MAC); err != nil {
 					return cli.Usage(fmt.Errorf("--mac-address %s: %w", o.MAC, err))
@@ -323,6 +322,7 @@ func newNetworkConnectCmd(g *globalOptions) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.IP, "ip", "", "IPv4 `address` on the network")
+	f.StringVar(&o.IP6, "ip6", "", "IPv6 `address` on the network")
 	f.StringVar(&o.MAC, "mac-address", "", "MAC `address` of the interface")
 	f.StringArrayVar(&o.Aliases, "alias", nil, "DNS `alias` on the network")
 	return cmd

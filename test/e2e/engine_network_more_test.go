@@ -1,0 +1,157 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ipv6Enabled reports whether the host kernel gives interfaces IPv6.
+func ipv6Enabled() bool {
+	b, err := os.ReadFile("/proc/sys/net/ipv6/conf/all/disable_ipv6")
+	return err == nil && strings.TrimSpace(string(b)) == "0"
+}
+
+// retry runs the command in the container until it succeeds (servers
+// start in the background, addresses settle) and gives its output.
+func (e *engineStore) retry(t *testing.T, ctr string, cmd ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res := e.run(t, append([]string{"exec", ctr}, cmd...)...)
+		if res.Code == 0 {
+			return res.Stdout
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v in %s: %s", cmd, ctr, res.Combined())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+type netDef struct {
+	Name        string
+	IPv6Enabled bool `json:"ipv6_enabled"`
+	Subnets     []struct{ Subnet, Gateway string }
+}
+
+func (e *engineStore) netDef(t *testing.T, name string) netDef {
+	t.Helper()
+	var nets []netDef
+	if err := json.Unmarshal([]byte(e.must(t, "network", "inspect", name).Stdout), &nets); err != nil || len(nets) != 1 {
+		t.Fatalf("network inspect %s: %v", name, err)
+	}
+	return nets[0]
+}
+
+type net6Inspect struct {
+	NetworkSettings struct {
+		GlobalIPv6Address   string
+		GlobalIPv6PrefixLen int
+		IPv6Gateway         string
+		Networks            map[string]struct{ IPAddress, GlobalIPv6Address, IPv6Gateway string }
+	}
+}
+
+func (e *engineStore) net6Inspect(t *testing.T, name string) net6Inspect {
+	t.Helper()
+	var out []net6Inspect
+	if err := json.Unmarshal([]byte(e.must(t, "container", "inspect", name).Stdout), &out); err != nil || len(out) != 1 {
+		t.Fatalf("inspect %s: %v", name, err)
+	}
+	return out[0]
+}
+
+// network create --ipv6: a dual-stack network with a unique local /64;
+// two containers on it get IPv6 addresses and reach each other over IPv6;
+// a static ip6= is kept; bad IPv6 subnets are one-line errors.
+func TestEngineNetworkIPv6(t *testing.T) {
+	e := containerStore(t)
+	if !ipv6Enabled() {
+		res := e.run(t, "network", "create", "--ipv6", "nt-v6")
+		if res.Code != 125 {
+			t.Fatalf("network create --ipv6 without kernel IPv6: exit %d", res.Code)
+		}
+		assertOneLine(t, res.Stderr, "IPv6")
+		return
+	}
+	e.must(t, "network", "create", "--ipv6", "nt-v6")
+	n := e.netDef(t, "nt-v6")
+	if !n.IPv6Enabled || len(n.Subnets) != 2 || !strings.HasPrefix(n.Subnets[0].Subnet, "10.89.") {
+		t.Fatalf("network inspect: %+v", n)
+	}
+	_, v6, err := net.ParseCIDR(n.Subnets[1].Subnet)
+	if err != nil || v6.IP.To4() != nil || v6.IP[0] != 0xfd {
+		t.Fatalf("IPv6 subnet %q: not a unique local address subnet (%v)", n.Subnets[1].Subnet, err)
+	}
+	if ones, _ := v6.Mask.Size(); ones != 64 || !v6.Contains(net.ParseIP(n.Subnets[1].Gateway)) {
+		t.Fatalf("IPv6 subnet %s, gateway %s", n.Subnets[1].Subnet, n.Subnets[1].Gateway)
+	}
+
+	e.must(t, "run", "-d", "--name", "srv6", "--network", "nt-v6", "bb",
+		"sh", "-c", "mkdir -p /www && echo over-v6 > /www/index.html && exec httpd -f -p 80 -h /www")
+	e.must(t, "run", "-d", "--name", "cli6", "--network", "nt-v6", "bb", "sleep", "1000")
+	srv := e.net6Inspect(t, "srv6").NetworkSettings
+	addr := net.ParseIP(srv.GlobalIPv6Address)
+	if addr == nil || !v6.Contains(addr) || srv.GlobalIPv6PrefixLen != 64 || srv.IPv6Gateway != n.Subnets[1].Gateway {
+		t.Fatalf("srv6 inspect: %+v (subnet %s)", srv, v6)
+	}
+	if a := srv.Networks["nt-v6"]; a.GlobalIPv6Address != srv.GlobalIPv6Address || !strings.HasPrefix(a.IPAddress, "10.89.") {
+		t.Fatalf("srv6 inspect networks: %+v", srv.Networks)
+	}
+	if out := e.must(t, "exec", "srv6", "ip", "-o", "-6", "addr", "show", "eth0").Stdout; !strings.Contains(out, "inet6 "+addr.String()+"/64") {
+		t.Fatalf("srv6 eth0:\n%s", out)
+	}
+	if hosts := e.must(t, "exec", "srv6", "cat", "/etc/hosts").Stdout; !strings.Contains(hosts, addr.String()+"\t") {
+		t.Fatalf("srv6 /etc/hosts has no line for %s:\n%s", addr, hosts)
+	}
+	cli := e.net6Inspect(t, "cli6").NetworkSettings.GlobalIPv6Address
+	if cli == "" || cli == srv.GlobalIPv6Address {
+		t.Fatalf("cli6's IPv6 address %q (srv6's %s)", cli, srv.GlobalIPv6Address)
+	}
+	if out := e.retry(t, "cli6", "timeout", "5", "wget", "-q", "-O", "-", "http://["+addr.String()+"]:80/"); out != "over-v6\n" {
+		t.Fatalf("GET over IPv6: %q", out)
+	}
+
+	// A static address on the IPv6 subnet; --subnet gives the IPv6 subnet
+	// and an IPv4 one is picked.
+	e.must(t, "network", "create", "--ipv6", "--subnet", "fd7a:5e:1::/64", "nt-v6b")
+	if n := e.netDef(t, "nt-v6b"); len(n.Subnets) != 2 || !strings.HasPrefix(n.Subnets[0].Subnet, "10.89.") || n.Subnets[1].Subnet != "fd7a:5e:1::/64" || n.Subnets[1].Gateway != "fd7a:5e:1::1" {
+		t.Fatalf("network inspect nt-v6b: %+v", n)
+	}
+	e.must(t, "run", "-d", "--name", "fixed6", "--network", "nt-v6b:ip6=fd7a:5e:1::99", "bb", "sleep", "1000")
+	if got := e.net6Inspect(t, "fixed6").NetworkSettings.GlobalIPv6Address; got != "fd7a:5e:1::99" {
+		t.Fatalf("ip6=fd7a:5e:1::99: inspect shows %q", got)
+	}
+	if res := e.run(t, "run", "--rm", "--network", "nt-v6b:ip6=fd7a:5e:1::99", "bb", "true"); res.Code != 125 {
+		t.Fatalf("a taken ip6=: exit %d", res.Code)
+	} else {
+		assertOneLine(t, res.Stderr, "fd7a:5e:1::99")
+	}
+
+	for _, bad := range [][]string{
+		{"--subnet", "fd7a:5e:zz::/64", "nt-bad1"},
+		{"--subnet", "fd7a:5e:2::/64", "--subnet", "fd7a:5e:3::/64", "nt-bad2"},
+		{"--subnet", "fd7a:5e:1:0:8000::/80", "nt-bad3"}, // inside nt-v6b's
+		{"--subnet", "fd7a:5e:4::/127", "nt-bad4"},
+		{"--ipv6", "--subnet", "fd7a:5e:5::/64", "--gateway", "fd7a:5e:6::1", "nt-bad5"},
+	} {
+		res := e.run(t, append([]string{"network", "create"}, bad...)...)
+		if res.Code != 125 {
+			t.Errorf("network create %v: exit %d, want 125", bad, res.Code)
+			continue
+		}
+		assertOneLine(t, res.Stderr)
+	}
+	if out := e.must(t, "network", "ls", "-q").Stdout; out != "nt-v6\nnt-v6b\npodman\n" {
+		t.Fatalf("networks after refused creates: %q", out)
+	}
+	if res := e.run(t, "run", "--rm", "--network", "podman:ip6=fd7a:5e:1::5", "bb", "true"); res.Code != 125 {
+		t.Fatalf("ip6= on an IPv4-only network: exit %d", res.Code)
+	} else {
+		assertOneLine(t, res.Stderr, "IPv6")
+	}
+}
