@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -523,6 +524,9 @@ func (e *Engine) ConnectNetwork(ctx context.Context, id, name string, o network.
 		if err := e.writeState(c.ID, c.State); err != nil {
 			return err
 		}
+		if err := e.updateEtcFiles(c, *a, false); err != nil {
+			return fmt.Errorf("connecting %s to %s: %w", c.Name, n.Name, err)
+		}
 	}
 	c.Networks = append(c.Networks, n.Name)
 	if o.IP != "" || o.MAC != "" || len(o.Aliases) > 0 {
@@ -553,14 +557,133 @@ func (e *Engine) DisconnectNetwork(ctx context.Context, id, name string) error {
 		if err := e.Networks().Disconnect(ctx, c.ID, c.Name, c.State.Net, n.Name); err != nil {
 			return fmt.Errorf("disconnecting %s from %s: %w", c.Name, n.Name, err)
 		}
+		gone := c.State.Net.Attachments[slices.IndexFunc(c.State.Net.Attachments, func(a network.Attachment) bool { return a.Network == n.Name })]
 		c.State.Net.Attachments = slices.DeleteFunc(c.State.Net.Attachments, func(a network.Attachment) bool { return a.Network == n.Name })
 		if err := e.writeState(c.ID, c.State); err != nil {
 			return err
+		}
+		if err := e.updateEtcFiles(c, gone, true); err != nil {
+			return fmt.Errorf("disconnecting %s from %s: %w", c.Name, n.Name, err)
 		}
 	}
 	c.Networks = slices.DeleteFunc(c.Networks, func(s string) bool { return s == n.Name })
 	delete(c.NetworkOptions, n.Name)
 	return e.saveConfig(c.Config)
+}
+
+// shareEtcFiles points a --network container:ID container's /etc/hosts and
+// /etc/resolv.conf at the other container's files, bind-mounting the same
+// files as podman does: both see the same names and servers, and network
+// connect's changes to them. --no-hosts keeps the image's /etc/hosts.
+func (e *Engine) shareEtcFiles(c *Container, files map[string]string) error {
+	id := strings.TrimPrefix(c.Network, "container:")
+	other, err := e.Lookup(id)
+	if err != nil {
+		return fmt.Errorf("the network namespace of container %s: %w", c.Name, err)
+	}
+	bundle, err := e.bundle(other.ID)
+	if err != nil {
+		return err
+	}
+	for _, dest := range []string{"/etc/hosts", "/etc/resolv.conf"} {
+		if _, ok := files[dest]; !ok {
+			continue
+		}
+		if dest == "/etc/hosts" && other.NoHosts {
+			continue // the other has the image's: this one has its own
+		}
+		p := filepath.Join(bundle, filepath.Base(dest))
+		if _, err := os.Stat(p); err == nil {
+			files[dest] = p
+		}
+	}
+	return nil
+}
+
+// updateEtcFiles adds a new attachment's lines to a running container's
+// /etc/hosts (its addresses with the container's names) and
+// /etc/resolv.conf (the network's aardvark-dns servers, first), or with
+// remove takes them out again, as podman's network connect and disconnect
+// do. The rest of the files, changes made in the container included, is
+// kept; the files are rewritten in place, so the container's bind mounts
+// (and those of containers sharing them) see the change.
+func (e *Engine) updateEtcFiles(c *Container, a network.Attachment, remove bool) error {
+	bundle, err := e.bundle(c.ID)
+	if err != nil {
+		return err
+	}
+	hostname := c.Hostname
+	if hostname == "" {
+		hostname = c.ID[:12]
+	}
+	edit := func(name string, f func(lines []string) []string) error {
+		p := filepath.Join(bundle, name)
+		b, err := os.ReadFile(p)
+		if os.IsNotExist(err) {
+			return nil // not written by the engine (no network files)
+		}
+		if err != nil {
+			return err
+		}
+		lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+		if len(b) == 0 {
+			lines = nil
+		}
+		out := strings.Join(f(lines), "\n")
+		if out != "" {
+			out += "\n"
+		}
+		return os.WriteFile(p, []byte(out), 0o644)
+	}
+	if !c.NoHosts {
+		err := edit("hosts", func(lines []string) []string {
+			if !remove {
+				return append(lines, strings.Split(strings.TrimSuffix(attachmentHosts(a, hostname, c.Name), "\n"), "\n")...)
+			}
+			return slices.DeleteFunc(lines, func(l string) bool {
+				f := strings.Fields(l)
+				return len(f) > 1 && slices.Contains(a.IPs(), f[0])
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("updating /etc/hosts: %w", err)
+		}
+	}
+	// A server another attachment still has stays.
+	var servers []string
+	for _, d := range a.DNSServers {
+		if !slices.ContainsFunc(c.State.Net.Attachments, func(o network.Attachment) bool {
+			return o.Network != a.Network && slices.Contains(o.DNSServers, d)
+		}) {
+			servers = append(servers, d)
+		}
+	}
+	if len(servers) == 0 {
+		return nil
+	}
+	err = edit("resolv.conf", func(lines []string) []string {
+		isServer := func(l string) bool {
+			f := strings.Fields(l)
+			return len(f) == 2 && f[0] == "nameserver" && slices.Contains(servers, f[1])
+		}
+		lines = slices.DeleteFunc(lines, isServer)
+		if remove {
+			return lines
+		}
+		var add []string
+		for _, d := range servers {
+			add = append(add, "nameserver "+d)
+		}
+		i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(strings.TrimSpace(l), "nameserver") })
+		if i < 0 {
+			i = len(lines)
+		}
+		return slices.Insert(lines, i, add...)
+	})
+	if err != nil {
+		return fmt.Errorf("updating /etc/resolv.conf: %w", err)
+	}
+	return nil
 }
 
 // ReloadNetwork restores a running bridge container's interfaces and

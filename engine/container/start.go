@@ -279,6 +279,11 @@ func (e *Engine) specMounts(c *Container, bundle, hostname string, uid, gid uint
 	if err != nil {
 		return nil, err
 	}
+	if strings.HasPrefix(c.Network, "container:") {
+		if err := e.shareEtcFiles(c, files); err != nil {
+			return nil, err
+		}
+	}
 	for dest, src := range files {
 		if slices.ContainsFunc(c.Mounts, func(m Mount) bool { return m.Destination == dest }) {
 			continue

@@ -155,3 +155,99 @@ func TestEngineNetworkIPv6(t *testing.T) {
 		assertOneLine(t, res.Stderr, "IPv6")
 	}
 }
+
+// nameservers are the nameserver lines of a resolv.conf, in order.
+func nameservers(resolv string) []string {
+	var out []string
+	for _, l := range strings.Split(resolv, "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[0] == "nameserver" {
+			out = append(out, f[1])
+		}
+	}
+	return out
+}
+
+// network connect of a running container adds its new address to its
+// /etc/hosts and the network's aardvark-dns server to its resolv.conf, so
+// it resolves the network's containers by name; disconnect takes both out
+// again and keeps what was written inside the container.
+func TestEngineNetworkConnectEtcFiles(t *testing.T) {
+	e := containerStore(t)
+	e.must(t, "network", "create", "nt-dns")
+	gw := e.netDef(t, "nt-dns").Subnets[0].Gateway
+	e.must(t, "run", "-d", "--name", "there", "--network", "nt-dns", "bb",
+		"sh", "-c", "mkdir -p /www && echo from-there > /www/index.html && exec httpd -f -p 80 -h /www")
+	e.must(t, "run", "-d", "--name", "mover", "--hostname", "mv", "bb", "sleep", "1000")
+	before := e.must(t, "exec", "mover", "cat", "/etc/resolv.conf").Stdout
+	for _, s := range nameservers(before) {
+		if s == gw {
+			t.Fatalf("mover's resolv.conf has nt-dns's server %s before connect:\n%s", gw, before)
+		}
+	}
+	e.must(t, "exec", "mover", "sh", "-c", "echo '10.1.2.3\tmine' >> /etc/hosts")
+
+	e.must(t, "network", "connect", "nt-dns", "mover")
+	ip := e.netInspect(t, "mover").NetworkSettings.Networks["nt-dns"].IPAddress
+	if ip == "" {
+		t.Fatal("no address on nt-dns after connect")
+	}
+	hosts := e.must(t, "exec", "mover", "cat", "/etc/hosts").Stdout
+	if !strings.Contains(hosts, ip+"\tmv mover\n") || !strings.Contains(hosts, "10.1.2.3\tmine\n") {
+		t.Fatalf("mover's /etc/hosts after connect (nt-dns address %s):\n%s", ip, hosts)
+	}
+	resolv := e.must(t, "exec", "mover", "cat", "/etc/resolv.conf").Stdout
+	if ns := nameservers(resolv); len(ns) == 0 || ns[0] != gw {
+		t.Fatalf("mover's resolv.conf after connect (want nameserver %s first):\n%s", gw, resolv)
+	}
+	if out := e.retry(t, "mover", "timeout", "5", "wget", "-q", "-O", "-", "http://there/"); out != "from-there\n" {
+		t.Fatalf("GET http://there/ from mover: %q", out)
+	}
+
+	e.must(t, "network", "disconnect", "nt-dns", "mover")
+	hosts = e.must(t, "exec", "mover", "cat", "/etc/hosts").Stdout
+	if strings.Contains(hosts, ip+"\t") || !strings.Contains(hosts, "10.1.2.3\tmine\n") {
+		t.Fatalf("mover's /etc/hosts after disconnect (nt-dns address %s):\n%s", ip, hosts)
+	}
+	if after := e.must(t, "exec", "mover", "cat", "/etc/resolv.conf").Stdout; after != before {
+		t.Fatalf("mover's resolv.conf after disconnect:\n%s\nbefore connect:\n%s", after, before)
+	}
+	if res := e.run(t, "exec", "mover", "timeout", "5", "wget", "-q", "-O", "-", "http://there/"); res.Code == 0 {
+		t.Fatalf("mover still reaches there by name after disconnect: %q", res.Stdout)
+	}
+}
+
+// --network container:NAME bind-mounts the other container's /etc/hosts
+// and /etc/resolv.conf: the same contents, and network connect's changes
+// to the other reach it.
+func TestEngineNetworkContainerModeEtcFiles(t *testing.T) {
+	e := containerStore(t)
+	e.must(t, "network", "create", "nt-share")
+	e.must(t, "network", "create", "nt-share2")
+	e.must(t, "run", "-d", "--name", "base", "--network", "nt-share", "--add-host", "extra.example:10.9.8.7", "--dns-search", "corp.example", "bb", "sleep", "1000")
+	e.must(t, "run", "-d", "--name", "rider", "--network", "container:base", "bb", "sleep", "1000")
+	for _, f := range []string{"/etc/hosts", "/etc/resolv.conf"} {
+		want := e.must(t, "exec", "base", "cat", f).Stdout
+		if got := e.must(t, "exec", "rider", "cat", f).Stdout; got != want {
+			t.Fatalf("rider's %s:\n%s\nbase's:\n%s", f, got, want)
+		}
+	}
+	if hosts := e.must(t, "exec", "rider", "cat", "/etc/hosts").Stdout; !strings.Contains(hosts, "10.9.8.7\textra.example\n") {
+		t.Fatalf("rider's /etc/hosts lacks base's --add-host:\n%s", hosts)
+	}
+	if resolv := e.must(t, "exec", "rider", "cat", "/etc/resolv.conf").Stdout; !strings.Contains(resolv, "corp.example") {
+		t.Fatalf("rider's resolv.conf lacks base's search domain:\n%s", resolv)
+	}
+	// The rider's own hostname stays its own.
+	if got, want := strings.TrimSpace(e.must(t, "exec", "rider", "hostname").Stdout), strings.TrimSpace(e.must(t, "exec", "base", "hostname").Stdout); got == want {
+		t.Fatalf("rider has base's hostname %q", got)
+	}
+	e.must(t, "network", "connect", "nt-share2", "base")
+	ip := e.netInspect(t, "base").NetworkSettings.Networks["nt-share2"].IPAddress
+	gw := e.netDef(t, "nt-share2").Subnets[0].Gateway
+	if hosts := e.must(t, "exec", "rider", "cat", "/etc/hosts").Stdout; ip == "" || !strings.Contains(hosts, ip+"\t") {
+		t.Fatalf("rider's /etc/hosts after base joined nt-share2 (%s):\n%s", ip, hosts)
+	}
+	if resolv := e.must(t, "exec", "rider", "cat", "/etc/resolv.conf").Stdout; len(nameservers(resolv)) == 0 || nameservers(resolv)[0] != gw {
+		t.Fatalf("rider's resolv.conf after base joined nt-share2 (server %s):\n%s", gw, resolv)
+	}
+}
