@@ -62,7 +62,7 @@ type bench struct {
 func main() {
 	runs := flag.Int("runs", 5, "runs per measurement and tool")
 	verbose := flag.Bool("v", false, "print the HTTP requests of each repeat copy and sync by kind")
-	only := flag.String("only", "", "measure only `tool`: transport, engine or builder (default all)")
+	only := flag.String("only", "", "measure only `tool`: transport, engine, builder or checkpoint (default all)")
 	quick := flag.Bool("quick", false, "smoke run: one run, a 5×4 MB image and a 10 MB build context (an explicit -runs wins)")
 	flag.Parse()
 	layerSize := int64(40 << 20)
@@ -107,8 +107,12 @@ func main() {
 		benchBuilder(t, *runs, contextFiles)
 		t.cleanup()
 		return
+	case "checkpoint":
+		benchCheckpoint(t, *runs)
+		t.cleanup()
+		return
 	default:
-		fmt.Fprintf(os.Stderr, "bench: -only %q: want transport, engine or builder\n", *only)
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want transport, engine, builder or checkpoint\n", *only)
 		t.cleanup()
 		os.Exit(2)
 	}
@@ -142,6 +146,7 @@ func main() {
 	if *only != "transport" {
 		benchEngine(t, *runs)
 		benchBuilder(t, *runs, contextFiles)
+		benchCheckpoint(t, *runs)
 	}
 	t.cleanup()
 }
