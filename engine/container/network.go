@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -186,6 +187,19 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) error {
 	return nil
 }
 
+// holdPorts binds a bridge container's published host ports for its
+// conmon to keep (network.HoldPorts).
+func holdPorts(c *Container) ([]*os.File, error) {
+	if c.Network != "bridge" || c.State.Net == nil || len(c.Ports) == 0 {
+		return nil, nil
+	}
+	files, err := network.HoldPorts(c.Ports)
+	if err != nil {
+		return nil, fmt.Errorf("holding the published ports of %s: %w", c.Name, err)
+	}
+	return files, nil
+}
+
 // teardownNetwork removes what setupNetwork made (lock held).
 func (e *Engine) teardownNetwork(ctx context.Context, c *Container) {
 	if isSlirp(c.Network) {
@@ -211,6 +225,12 @@ func (e *Engine) teardownNetwork(ctx context.Context, c *Container) {
 	}
 	if err := e.Networks().Teardown(context.WithoutCancel(ctx), c.ID, c.Name, c.State.Net); err != nil {
 		logrus.Warnf("tearing down the network of %s: %v", c.Name, err)
+	}
+	// The ports are free once conmon has let go of them (holdPorts), a
+	// moment after the container ended: wait, so that they can be
+	// published again when this returns.
+	if len(c.State.Net.Ports) > 0 && !network.WaitPortsFree(c.State.Net.Ports, 3*time.Second) {
+		logrus.Debugf("the published ports of %s are still taken", c.Name)
 	}
 	c.State.Net = nil
 }

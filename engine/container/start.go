@@ -101,6 +101,15 @@ func (e *Engine) init(ctx context.Context, c *Container, size *specs.Box) error 
 	if len(e.ExitCommand) > 0 {
 		exitCmd = append(slices.Clone(e.ExitCommand), "container", "cleanup", c.ID)
 	}
+	held, err := holdPorts(c)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, f := range held {
+			f.Close()
+		}
+	}()
 	started, err := monitor.Start(ctx, monitor.Options{
 		Conmon:      e.Conmon,
 		Runtime:     e.Runtime.Path,
@@ -116,6 +125,7 @@ func (e *Engine) init(ctx context.Context, c *Container, size *specs.Box) error 
 		Terminal:    c.Terminal,
 		Stdin:       c.Stdin,
 		ExitCommand: exitCmd,
+		ExtraFiles:  held,
 	}, [3]*os.File{os.Stdin, os.Stdout, os.Stderr})
 	if err != nil {
 		return fmt.Errorf("creating container %s: %w", c.Name, err)

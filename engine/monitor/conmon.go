@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,10 @@ type Options struct {
 	Stdin       bool
 	// ExitCommand runs when the container exits (args[0] is the program).
 	ExitCommand []string
+	// ExtraFiles are kept open by conmon for the container's life (the
+	// sockets holding its published ports), at descriptors 5 and up; the
+	// caller still owns and closes them.
+	ExtraFiles []*os.File
 	// Restore starts the container from this checkpoint directory.
 	Restore     string
 	RuntimeOpts []string // extra arguments of runc restore
@@ -147,7 +152,7 @@ func Start(ctx context.Context, o Options, stdio [3]*os.File) (*Started, error) 
 	logrus.Debugf("monitor: %s %s", o.Conmon, strings.Join(cmd.Args[1:], " "))
 	cmd.Env = env
 	cmd.Dir = o.Bundle
-	cmd.ExtraFiles = files
+	cmd.ExtraFiles = append(slices.Clone(files), o.ExtraFiles...)
 	if o.LogDriver == "passthrough" {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
 	}

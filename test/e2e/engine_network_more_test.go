@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -249,5 +252,96 @@ func TestEngineNetworkContainerModeEtcFiles(t *testing.T) {
 	}
 	if resolv := e.must(t, "exec", "rider", "cat", "/etc/resolv.conf").Stdout; len(nameservers(resolv)) == 0 || nameservers(resolv)[0] != gw {
 		t.Fatalf("rider's resolv.conf after base joined nt-share2 (server %s):\n%s", gw, resolv)
+	}
+}
+
+// portTaken reports whether the host port is held: listening on it (TCP)
+// or binding it (UDP) fails with "address in use".
+func portTaken(t *testing.T, proto string, port int) bool {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	var err error
+	if proto == "udp" {
+		var c net.PacketConn
+		if c, err = net.ListenPacket("udp", addr); err == nil {
+			c.Close()
+		}
+	} else {
+		var l net.Listener
+		if l, err = net.Listen("tcp", addr); err == nil {
+			l.Close()
+		}
+	}
+	if err != nil && !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("binding %s/%s: %v", addr, proto, err)
+	}
+	return err != nil
+}
+
+// freeLoopbackUDPPort is a UDP port nothing is bound to at 127.0.0.1.
+func freeLoopbackUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// While a rootful container with published ports runs, no other process
+// can take its host ports (its monitor holds them, as podman's does), and
+// the published port still reaches the container; stop and rm -f give
+// them back at once; start and restart take them again.
+func TestEngineNetworkPortsHeld(t *testing.T) {
+	e := containerStore(t)
+	port, uport := freeLoopbackPort(t), freeLoopbackUDPPort(t)
+	e.must(t, "run", "-d", "--name", "holder", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "-p", fmt.Sprintf("127.0.0.1:%d:53/udp", uport), "bb",
+		"sh", "-c", "mkdir -p /www && echo held > /www/index.html && exec httpd -f -p 80 -h /www")
+	if got := fetch(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); got != "held\n" {
+		t.Fatalf("GET through the published port: %q", got)
+	}
+	if !portTaken(t, "tcp", port) || !portTaken(t, "udp", uport) {
+		t.Fatalf("ports %d/tcp and %d/udp can be taken while holder runs", port, uport)
+	}
+	res := e.run(t, "run", "-d", "--name", "thief", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "bb", "sleep", "1000")
+	if res.Code != 125 {
+		t.Fatalf("a second container on the held port: exit %d", res.Code)
+	}
+	assertOneLine(t, res.Stderr, fmt.Sprint(port))
+
+	e.must(t, "stop", "-t", "0", "holder")
+	if portTaken(t, "tcp", port) || portTaken(t, "udp", uport) {
+		t.Fatal("ports still taken after stop")
+	}
+	e.must(t, "start", "holder")
+	if !portTaken(t, "tcp", port) || !portTaken(t, "udp", uport) {
+		t.Fatal("ports not held after start")
+	}
+	e.must(t, "restart", "-t", "0", "holder")
+	if !portTaken(t, "tcp", port) {
+		t.Fatal("port not held after restart")
+	}
+	if got := fetch(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); got != "held\n" {
+		t.Fatalf("GET after restart: %q", got)
+	}
+	e.must(t, "rm", "-f", "holder")
+	if portTaken(t, "tcp", port) || portTaken(t, "udp", uport) {
+		t.Fatal("ports still taken after rm -f")
+	}
+
+	// A restart policy restarts the container from its monitor's exit
+	// command, which must not keep the old run's hold on the port.
+	e.must(t, "run", "-d", "--name", "phoenix", "--restart", "on-failure:2", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "bb",
+		"sh", "-c", "test -e /again || { touch /again; exit 3; }; mkdir -p /www && echo risen > /www/index.html && exec httpd -f -p 80 -h /www")
+	if got := fetch(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); got != "risen\n" {
+		t.Fatalf("GET after the restart policy's restart: %q", got)
+	}
+	if !portTaken(t, "tcp", port) {
+		t.Fatal("port not held after the restart policy's restart")
+	}
+	var st []inspected
+	if err := json.Unmarshal([]byte(e.must(t, "container", "inspect", "phoenix").Stdout), &st); err != nil || len(st) != 1 || st[0].RestartCount != 1 || !st[0].State.Running {
+		t.Fatalf("phoenix after one failure: %v %+v", err, st)
 	}
 }
