@@ -218,19 +218,12 @@ func (e *Engine) writeArchive(c *Container, imgDir string, w io.Writer, comp arc
 			return err
 		}
 	} else {
-		uncompressed := archive.Uncompressed
-		rc, err := e.Store.Diff("", sc.LayerID, &storage.DiffOptions{Compression: &uncompressed})
-		if err != nil {
-			return fmt.Errorf("reading the root filesystem changes of %s: %w", c.Name, err)
-		}
-		_, err = io.Copy(diffFile, rc)
-		rc.Close()
-		if err != nil {
-			return fmt.Errorf("reading the root filesystem changes of %s: %w", c.Name, err)
-		}
 		changes, err := e.Store.Changes("", sc.LayerID)
 		if err != nil {
 			return fmt.Errorf("listing the root filesystem changes of %s: %w", c.Name, err)
+		}
+		if err := e.layerDiff(c, sc.LayerID, changes, diffFile); err != nil {
+			return fmt.Errorf("reading the root filesystem changes of %s: %w", c.Name, err)
 		}
 		for _, ch := range changes {
 			if ch.Kind == archive.ChangeDelete {
@@ -656,5 +649,41 @@ func (e *Engine) keepRestoreLog(c *Container, err error) error {
 	if os.WriteFile(p, b, 0o600) == nil {
 		ce.Log = p
 	}
+	return err
+}
+
+// layerDiff writes the container layer's changes as a tar to f. A layer
+// filled by an import's ApplyDiff carries that diff's tar-split, which
+// store.Diff replays and checks against files changed since ("file
+// integrity checksum failed"); such a layer's changes are read from its
+// mounted root filesystem instead.
+func (e *Engine) layerDiff(c *Container, layerID string, changes []archive.Change, f *os.File) error {
+	uncompressed := archive.Uncompressed
+	rc, err := e.Store.Diff("", layerID, &storage.DiffOptions{Compression: &uncompressed})
+	if err == nil {
+		_, err = io.Copy(f, rc)
+		rc.Close()
+	}
+	if err == nil || len(c.UIDMap) > 0 {
+		return err
+	}
+	logrus.Debugf("store.Diff of %s: %v: reading its changes from the mounted layer", c.Name, err)
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	mnt, err := e.Store.Mount(c.ID, "")
+	if err != nil {
+		return err
+	}
+	defer func() { _, _ = e.Store.Unmount(c.ID, false) }()
+	rc, err = archive.ExportChanges(mnt, changes, nil, nil)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = io.Copy(f, rc)
 	return err
 }

@@ -107,6 +107,11 @@ func TestEngineMigrateCounter(t *testing.T) {
 	if out := src.must(t, "ps", "-aq").Stdout; out != "" {
 		t.Fatalf("the source still has containers after migrate: %q", out)
 	}
+
+	// And back: the copy (its layer filled by the import) migrates again.
+	at = dst.counter(t, "moved")
+	dst.must(t, "container", "migrate", "--to", src.targetCommand(t), "--name", "home", "moved")
+	src.assertResumed(t, "home", at)
 }
 
 // memhog's memory survives the migration page for page, and the longest
@@ -163,6 +168,16 @@ func TestEngineMigrateTargetFails(t *testing.T) {
 	assertOneLine(t, res.Stderr, "false", "not touched")
 	if st := src.inspect(t, "loop").State.Status; st != "running" {
 		t.Fatalf("after migrate --to false the source is %s", st)
+	}
+
+	// --lazy-pages: refused in one line, the source untouched.
+	res = src.run(t, "container", "migrate", "--lazy-pages", "--to", empty.targetCommand(t), "loop")
+	if res.Code != 125 {
+		t.Fatalf("migrate --lazy-pages: exit %d", res.Code)
+	}
+	assertOneLine(t, res.Stderr, "--lazy-pages", "not touched")
+	if st := src.inspect(t, "loop").State.Status; st != "running" {
+		t.Fatalf("after migrate --lazy-pages the source is %s", st)
 	}
 
 	at := src.counter(t, "loop")
