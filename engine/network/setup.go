@@ -319,20 +319,21 @@ func (s Store) netavark(ctx context.Context, verb, netns string, opts netavarkOp
 // RunDir; iptables is slow to ask), unless force (network reload).
 func (s Store) isolateAll(opts netavarkOptions, force bool) error {
 	for _, n := range opts.NetworkInfo {
-		marker := filepath.Join(s.RunDir, "isolated", n.NetworkInterface)
-		if _, err := os.Stat(marker); err == nil && !force {
-			continue
-		}
-		if err := isolate("iptables", n.NetworkInterface); err != nil {
-			return fmt.Errorf("isolating network %s: %w", n.Name, err)
-		}
+		tools := map[firewall]string{"iptables": "isolated"}
 		if n.IPv6Enabled {
-			if err := isolate("ip6tables", n.NetworkInterface); err != nil {
+			tools["ip6tables"] = "isolated6"
+		}
+		for tool, dir := range tools {
+			marker := filepath.Join(s.RunDir, dir, n.NetworkInterface)
+			if _, err := os.Stat(marker); err == nil && !force {
+				continue
+			}
+			if err := isolate(tool, n.NetworkInterface); err != nil {
 				return fmt.Errorf("isolating network %s: %w", n.Name, err)
 			}
-		}
-		if err := os.MkdirAll(filepath.Dir(marker), 0o700); err == nil {
-			_ = os.WriteFile(marker, nil, 0o600)
+			if err := os.MkdirAll(filepath.Dir(marker), 0o700); err == nil {
+				_ = os.WriteFile(marker, nil, 0o600)
+			}
 		}
 	}
 	return nil

@@ -119,6 +119,17 @@ func TestEngineNetworkIPv6(t *testing.T) {
 		t.Fatalf("GET over IPv6: %q", out)
 	}
 
+	if out := e.retry(t, "cli6", "timeout", "5", "wget", "-q", "-O", "-", "http://srv6/"); out != "over-v6\n" {
+		t.Fatalf("GET by name on the dual-stack network: %q", out)
+	}
+	// aardvark-dns answers on the IPv6 gateway too, with both addresses.
+	if ns := nameservers(e.must(t, "exec", "cli6", "cat", "/etc/resolv.conf").Stdout); len(ns) < 2 || ns[0] != n.Subnets[0].Gateway || ns[1] != n.Subnets[1].Gateway {
+		t.Fatalf("cli6's nameservers %v, want the gateways %s and %s first", ns, n.Subnets[0].Gateway, n.Subnets[1].Gateway)
+	}
+	if out := e.retry(t, "cli6", "nslookup", "-type=AAAA", "srv6", n.Subnets[1].Gateway); !strings.Contains(out, addr.String()) {
+		t.Fatalf("AAAA of srv6 from aardvark-dns at %s:\n%s", n.Subnets[1].Gateway, out)
+	}
+
 	// A static address on the IPv6 subnet; --subnet gives the IPv6 subnet
 	// and an IPv4 one is picked.
 	e.must(t, "network", "create", "--ipv6", "--subnet", "fd7a:5e:1::/64", "nt-v6b")
@@ -128,6 +139,10 @@ func TestEngineNetworkIPv6(t *testing.T) {
 	e.must(t, "run", "-d", "--name", "fixed6", "--network", "nt-v6b:ip6=fd7a:5e:1::99", "bb", "sleep", "1000")
 	if got := e.net6Inspect(t, "fixed6").NetworkSettings.GlobalIPv6Address; got != "fd7a:5e:1::99" {
 		t.Fatalf("ip6=fd7a:5e:1::99: inspect shows %q", got)
+	}
+	// Networks are kept apart over IPv6 too.
+	if res := e.run(t, "exec", "fixed6", "timeout", "3", "wget", "-q", "-O", "-", "http://["+addr.String()+"]:80/"); res.Code == 0 {
+		t.Fatalf("fixed6 on nt-v6b reached srv6 on nt-v6 over IPv6: %q", res.Stdout)
 	}
 	if res := e.run(t, "run", "--rm", "--network", "nt-v6b:ip6=fd7a:5e:1::99", "bb", "true"); res.Code != 125 {
 		t.Fatalf("a taken ip6=: exit %d", res.Code)
