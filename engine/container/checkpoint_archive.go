@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containers/image/v5/docker/reference"
@@ -314,6 +315,13 @@ func archiveName(name string) (string, error) {
 // readArchive unpacks a checkpoint archive into dir, checking every entry
 // against the index at its end; it returns the manifest.
 func readArchive(r io.Reader, dir string) (*CheckpointManifest, error) {
+	return readArchiveNotify(r, dir, nil)
+}
+
+// readArchiveNotify is readArchive calling manifest with the manifest as
+// soon as it is read, before the rest of the archive (which may still be
+// truncated or corrupt).
+func readArchiveNotify(r io.Reader, dir string, manifest func(*CheckpointManifest)) (*CheckpointManifest, error) {
 	dr, err := archive.DecompressStream(r)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadArchive, err)
@@ -402,6 +410,9 @@ func readArchive(r io.Reader, dir string) (*CheckpointManifest, error) {
 			if m.Version != archiveVersion {
 				return nil, fmt.Errorf("%w: archive version %d (engine %s), this engine reads version %d", ErrBadArchive, m.Version, m.Engine, archiveVersion)
 			}
+			if manifest != nil {
+				manifest(m)
+			}
 		}
 	}
 	if m == nil {
@@ -433,8 +444,9 @@ func readArchive(r io.Reader, dir string) (*CheckpointManifest, error) {
 }
 
 // RestoreImport creates a container from a checkpoint archive in this
-// store and restores it. The archive is checked whole before anything is
-// created; a failure after that removes the new container again.
+// store and restores it. The container is created as soon as the manifest
+// is read and removed again when the rest of the archive turns out bad or
+// anything after fails.
 func (e *Engine) RestoreImport(ctx context.Context, r io.Reader, o RestoreOptions) (*RestoreResult, error) {
 	criuPath, _, err := FindCRIU()
 	if err != nil {
@@ -448,31 +460,32 @@ func (e *Engine) RestoreImport(ctx context.Context, r io.Reader, o RestoreOption
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	m, err := readArchive(r, tmp)
-	if err != nil {
-		return nil, err
-	}
-	_, v, _ := FindCRIU()
-	if err := mismatch(m.Host, e.hostFacts(ctx, v)); err != nil {
-		return nil, err
-	}
-	imageID, err := e.checkpointImage(ctx, m)
-	if err != nil {
-		return nil, err
-	}
-	cfg := m.Config
-	cfg.ID = ""
-	cfg.LogPath = ""
-	cfg.AutoRemove = false
-	if o.Name != "" {
-		cfg.Name = o.Name
-	}
-	c, err := e.Create(ctx, CreateOptions{
-		Config:       cfg,
-		ResolveImage: func(context.Context, string) (string, string, error) { return imageID, m.Image, nil },
+	// The container is created from the manifest, the archive's first
+	// entry, while the rest (CRIU's images) is still arriving: a streamed
+	// migration's container is frozen meanwhile.
+	var (
+		created sync.WaitGroup
+		c       *Container
+		cerr    error
+	)
+	m, err := readArchiveNotify(r, tmp, func(m *CheckpointManifest) {
+		created.Add(1)
+		go func() {
+			defer created.Done()
+			c, cerr = e.importContainer(ctx, m, o)
+		}()
 	})
+	created.Wait()
 	if err != nil {
+		if c != nil {
+			if rerr := e.Remove(context.WithoutCancel(ctx), c.ID, RemoveOptions{Force: true, Volumes: true}); rerr != nil {
+				logrus.Warnf("removing container %s after the failed restore: %v", c.Name, rerr)
+			}
+		}
 		return nil, err
+	}
+	if cerr != nil {
+		return nil, cerr
 	}
 	ok := false
 	var volumes []string // created by the import
@@ -494,6 +507,30 @@ func (e *Engine) RestoreImport(ctx context.Context, r io.Reader, o RestoreOption
 	}
 	ok = true
 	return res, nil
+}
+
+// importContainer checks the archive's source host against this one and
+// creates the container an import restores into.
+func (e *Engine) importContainer(ctx context.Context, m *CheckpointManifest, o RestoreOptions) (*Container, error) {
+	_, v, _ := FindCRIU()
+	if err := mismatch(m.Host, e.hostFacts(ctx, v)); err != nil {
+		return nil, err
+	}
+	imageID, err := e.checkpointImage(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	cfg := m.Config
+	cfg.ID = ""
+	cfg.LogPath = ""
+	cfg.AutoRemove = false
+	if o.Name != "" {
+		cfg.Name = o.Name
+	}
+	return e.Create(ctx, CreateOptions{
+		Config:       cfg,
+		ResolveImage: func(context.Context, string) (string, string, error) { return imageID, m.Image, nil },
+	})
 }
 
 // checkpointImage finds the archive's image here: by ID, or by name only
