@@ -118,8 +118,12 @@ func (e *Engine) resolveNetworks(cfg *Config, img *v1.Image) error {
 			delete(cfg.NetworkOptions, name)
 			cfg.NetworkOptions[n.Name] = o
 		}
-		if o := cfg.NetworkOptions[n.Name]; len(o.Aliases) > 0 && !n.DNSEnabled {
+		o := cfg.NetworkOptions[n.Name]
+		if len(o.Aliases) > 0 && !n.DNSEnabled {
 			return fmt.Errorf("network %s has DNS disabled: aliases need DNS", n.Name)
+		}
+		if o.IP6 != "" && !n.IPv6Enabled {
+			return fmt.Errorf("--network %s:ip6=%s: network %s has no IPv6 subnet", name, o.IP6, n.Name)
 		}
 	}
 	return freeHostPorts(cfg)

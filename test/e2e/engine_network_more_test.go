@@ -172,6 +172,9 @@ func TestEngineNetworkIPv6(t *testing.T) {
 	} else {
 		assertOneLine(t, res.Stderr, "IPv6")
 	}
+	if out := e.must(t, "ps", "-a", "--format", "{{.Names}}").Stdout; strings.Count(out, "\n") != 3 {
+		t.Fatalf("containers after refused runs: %q", out)
+	}
 }
 
 // nameservers are the nameserver lines of a resolv.conf, in order.
