@@ -17,8 +17,6 @@ import (
 	"github.com/containers/image/v5/manifest"
 	istorage "github.com/containers/image/v5/storage"
 	"github.com/containers/image/v5/types"
-	"github.com/containers/storage"
-	"github.com/containers/storage/pkg/archive"
 	digest "github.com/opencontainers/go-digest"
 	imgspecs "github.com/opencontainers/image-spec/specs-go"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -176,19 +174,25 @@ func (e *Engine) diffLayer(ctx context.Context, id string, pause bool) (*Contain
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("container %s: %w", c.Name, err)
 	}
-	uncompressed := archive.Uncompressed
-	rc, err := e.Store.Diff("", sc.LayerID, &storage.DiffOptions{Compression: &uncompressed})
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("reading the changes of %s: %w", c.Name, err)
-	}
-	defer rc.Close()
 	f, err := os.CreateTemp("", "engine-commit-*.tar")
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	cleanup := func() { os.Remove(f.Name()) }
+	changes, err := e.Store.Changes("", sc.LayerID)
+	if err == nil {
+		// As for checkpoints: a layer filled by an import is read from
+		// its mounted files when the store's recorded diff no longer fits.
+		err = e.layerDiff(c, sc.LayerID, changes, f)
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
 	dg := digest.Canonical.Digester()
-	n, err := io.Copy(io.MultiWriter(f, dg.Hash()), rc)
+	var n int64
+	if err == nil {
+		n, err = io.Copy(dg.Hash(), f)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
