@@ -6,9 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
@@ -137,11 +139,17 @@ func (st *stage) copyStep(ctx context.Context, cs copySpec) error {
 	}
 	key := cacheKey("", cs.cmd, dest, cs.chown, cs.chmod, strconv.FormatBool(cs.parents), jsonString(cs.excludes),
 		strconv.FormatBool(cs.extract), jsonString(urls), cs.checksum, inputs)
-	what := "multi:" + strings.TrimPrefix(cacheKey("", inputs), "sha256:")[:16]
-	if len(local)+len(urls)+len(cs.contents) == 1 {
-		what = "file:" + strings.TrimPrefix(cacheKey("", inputs), "sha256:")[:16]
+	// History as buildah and Docker write it: "dir:", "file:" or
+	// "multi:" and a digest of the inputs, then the destination as given.
+	sum := strings.TrimPrefix(cacheKey("", inputs), "sha256:")
+	what := "multi:" + sum
+	if n, single := countSources(srcRoot, cs.from == "", local); n+len(urls)+len(cs.contents) == 1 {
+		what = "file:" + sum
+		if single != "" && isContextDir(srcRoot, single) {
+			what = "dir:" + sum
+		}
 	}
-	createdBy := nop(fmt.Sprintf("%s %s in %s ", cs.cmd, what, dest))
+	createdBy := nop(fmt.Sprintf("%s %s in %s ", cs.cmd, what, cs.dest))
 	return st.fsStep(ctx, key, createdBy, func(ctx context.Context, ctr *container.Container, rootfs string) error {
 		if cs.chown != "" {
 			o, err := chownOwner(rootfs, cs.chown)
@@ -188,6 +196,39 @@ func (st *stage) copyStep(ctx context.Context, cs copySpec) error {
 		}
 		return nil
 	})
+}
+
+// countSources counts the local sources with their globs expanded in the
+// context (when inContext) and returns the one source when there is one.
+func countSources(root string, inContext bool, local []string) (int, string) {
+	n, single := 0, ""
+	for _, l := range local {
+		if !inContext || !strings.ContainsAny(l, "*?[") {
+			n++
+			single = l
+			continue
+		}
+		m, _ := filepath.Glob(filepath.Join(root, filepath.Clean("/"+l)))
+		n += len(m)
+		if len(m) == 1 {
+			single, _ = filepath.Rel(root, m[0])
+		}
+	}
+	if n != 1 || !inContext {
+		single = ""
+	}
+	return n, single
+}
+
+// isContextDir reports whether the source src (no wildcards) is a
+// directory of the context root.
+func isContextDir(root, src string) bool {
+	p, err := securejoin.SecureJoin(root, src)
+	if err != nil {
+		return false
+	}
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 // chownOwner resolves COPY/ADD --chown as BuildKit does: a user name

@@ -44,6 +44,10 @@ type stage struct {
 	sc  *scope
 	// ctr is the stage's working container without --layers.
 	ctr *container.Container
+	// layerEntry, when not -1, is the existing history entry the next
+	// filesystem step's layer belongs to (a WORKDIR whose directory is
+	// made at the end of the stage), so that it adds none.
+	layerEntry int
 	// lastLayerEntry is the history entry of the last filesystem step
 	// without --layers (-1: none yet).
 	lastLayerEntry int
@@ -66,7 +70,7 @@ func (b *builder) layers() bool { return b.o.Layers && !b.o.Squash }
 // buildStage builds stage i and returns its image.
 func (b *builder) buildStage(ctx context.Context, i int, final bool) (string, error) {
 	s := b.stages[i]
-	st := &stage{b: b, idx: i, final: final, sc: newScope(), lastLayerEntry: -1}
+	st := &stage{b: b, idx: i, final: final, sc: newScope(), lastLayerEntry: -1, layerEntry: -1}
 	if len(b.stages) > 1 {
 		st.label = fmt.Sprintf("[%d/%d] ", i+1, len(b.stages))
 	}
@@ -388,13 +392,21 @@ func (st *stage) dispatch(ctx context.Context, c instructions.Command) error {
 		cfg.OnBuild = append(cfg.OnBuild, c.Expression)
 		st.meta(nop("ONBUILD " + c.Expression))
 	case *instructions.ArgCommand:
+		var parts []string
 		for _, a := range c.Args {
 			if err := st.b.declare(st.sc, cfg.Env, a); err != nil {
 				return err
 			}
+			if a.Value == nil {
+				parts = append(parts, a.Key)
+			} else {
+				parts = append(parts, a.Key+"="+*a.Value)
+			}
 		}
-		// ARG is in no history entry; its values reach the cache key
-		// through the RUN steps that see them.
+		// The history entry (as Docker and buildah record one) names
+		// the defaults only: a --build-arg value reaches the cache key
+		// through the RUN steps that see it.
+		st.meta(nop("ARG " + strings.Join(parts, " ")))
 	case *instructions.RunCommand:
 		return st.run(ctx, c)
 	case *instructions.CopyCommand:
@@ -486,15 +498,25 @@ func (st *stage) fsStep(ctx context.Context, key, createdBy string, do func(ctx 
 		return err
 	}
 	if !b.layers() {
-		st.cfg.History = append(st.cfg.History, v1.History{Created: ptr(st.now()), CreatedBy: createdBy, EmptyLayer: true})
-		st.lastLayerEntry = len(st.cfg.History) - 1
+		if st.layerEntry >= 0 {
+			st.lastLayerEntry = st.layerEntry
+		} else {
+			st.cfg.History = append(st.cfg.History, v1.History{Created: ptr(st.now()), CreatedBy: createdBy, EmptyLayer: true})
+			st.lastLayerEntry = len(st.cfg.History) - 1
+		}
 		st.key = cacheKey(key, "nolayers")
 		return nil
 	}
 	c.Config = st.cfg
-	id, err := c.Commit(ctx, container.CommitOptions{
+	co := container.CommitOptions{
 		Format: b.o.Format, CreatedBy: createdBy, Timestamp: b.o.Timestamp, Metadata: cacheMetadata(key),
-	})
+	}
+	if st.layerEntry >= 0 {
+		c.Config.History = slices.Clone(c.Config.History)
+		c.Config.History[st.layerEntry].EmptyLayer = false
+		co.NoHistory = true
+	}
+	id, err := c.Commit(ctx, co)
 	b.untrack(c)
 	if err != nil {
 		return err
@@ -553,8 +575,18 @@ func (st *stage) makeDirs(c *container.Container, rootfs string) error {
 func (st *stage) finish(ctx context.Context) (string, error) {
 	b := st.b
 	if len(st.dirs) > 0 {
-		// A WORKDIR with no filesystem step after it: create it.
-		if err := st.fsStep(ctx, "WORKDIR-CREATE", nop("WORKDIR "+st.cfg.Config.WorkingDir), func(context.Context, *container.Container, string) error { return nil }); err != nil {
+		// A WORKDIR with no filesystem step after it: create it, in a
+		// layer of the WORKDIR's own history entry (as BuildKit).
+		createdBy := nop("WORKDIR " + st.cfg.Config.WorkingDir)
+		for i := len(st.cfg.History) - 1; i >= 0; i-- {
+			if h := st.cfg.History[i]; h.EmptyLayer && h.CreatedBy == createdBy {
+				st.layerEntry = i
+				break
+			}
+		}
+		err := st.fsStep(ctx, "WORKDIR-CREATE", createdBy, func(context.Context, *container.Container, string) error { return nil })
+		st.layerEntry = -1
+		if err != nil {
 			return "", err
 		}
 	}

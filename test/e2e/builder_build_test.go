@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,10 +65,10 @@ func (e *engineStore) builderStdin(t *testing.T, in string, args ...string) bin.
 
 // imageInfo is what the tests read from engine image inspect.
 type imageInfo struct {
-	Id, Digest, ManifestType, Created, Author string
-	RepoTags                                  []string
-	Labels, Annotations                       map[string]string
-	Config                                    struct {
+	Id, Digest, ManifestType, Created, Author, Architecture string
+	RepoTags                                                []string
+	Labels, Annotations                                     map[string]string
+	Config                                                  struct {
 		Env, Cmd, Entrypoint []string
 		User, WorkingDir     string
 	}
@@ -384,10 +385,21 @@ LABEL inside=file
 		}
 	}
 
+	// --platform: the native one builds, another is refused.
+	native := "linux/" + runtime.GOARCH
+	if got := e.imageInfo(t, mustID(e.buildOK(t, "--platform", native, ctx))).Architecture; got != runtime.GOARCH {
+		t.Errorf("--platform %s built for %s", native, got)
+	}
+	res := e.build(t, "--platform", "linux/s390x", ctx)
+	if res.Code == 0 {
+		t.Error("--platform linux/s390x built")
+	}
+	assertOneLine(t, res.Stderr, "linux/s390x")
+
 	// --from replaces the first stage's base; --pull never refuses a
 	// missing image.
 	ctx2 := buildContext(t, map[string]string{"Containerfile": "FROM localhost/missing:1\nRUN echo from-flag > /base\n"})
-	res := e.build(t, "--pull", "never", ctx2)
+	res = e.build(t, "--pull", "never", ctx2)
 	if res.Code == 0 {
 		t.Fatal("--pull never built from a missing image")
 	}
@@ -568,6 +580,7 @@ func stepImages(out string) []string {
 // cache images of the steps that completed).
 func TestBuilderBuildFailures(t *testing.T) {
 	e := wbuilderStore(t)
+	srv := corpusServer(t)
 	cases := []struct {
 		name, containerfile string
 		wants               []string // in the error line
@@ -579,6 +592,9 @@ func TestBuilderBuildFailures(t *testing.T) {
 		{"missing COPY source", "FROM localhost/bb\nRUN echo ok\nCOPY missing.txt /x\n", []string{"Containerfile:3", "missing.txt"}, ""},
 		{"COPY source outside the context", "FROM localhost/bb\nCOPY ../outside.txt /x\n", []string{"Containerfile:2", "../outside.txt", "outside"}, ""},
 		{"COPY glob matching nothing", "FROM localhost/bb\nCOPY *.nothing /x/\n", []string{"Containerfile:2", "*.nothing"}, ""},
+		{"ADD --checksum mismatch", "FROM localhost/bb\nADD --checksum=sha256:" + strings.Repeat("0", 64) + " " + srv.URL + "/files/remote.txt /r\n",
+			[]string{"Containerfile:2", "checksum"}, ""},
+		{"ADD of a missing URL", "FROM localhost/bb\nADD " + srv.URL + "/files/nothing.txt /r\n", []string{"Containerfile:2", "404"}, ""},
 		{"failed RUN", "FROM localhost/bb\nRUN echo ok > /ok\nRUN echo boom; exit 7\nRUN echo never\n", []string{"Containerfile:3", "status 7"}, "boom"},
 		{"missing base image", "FROM localhost/bb\nRUN echo ok\nFROM localhost/nothing:here\n", []string{"localhost/nothing:here"}, ""},
 		{"failed RUN in a stage", "FROM localhost/bb AS a\nRUN echo in-a; exit 3\nFROM localhost/bb\nCOPY --from=a / /a\n", []string{"Containerfile:2", "status 3"}, "in-a"},
@@ -736,6 +752,7 @@ CMD ["world"]
 		createdBy string
 		empty     bool
 	}{
+		{"/bin/sh -c #(nop) ARG GREETING=hello", true},
 		{"/bin/sh -c #(nop) ENV APP=/app", true},
 		{"/bin/sh -c #(nop) WORKDIR /app", true},
 		{"/bin/sh -c #(nop) COPY file:", false},
@@ -755,8 +772,8 @@ CMD ["world"]
 			t.Errorf("history entry %d: %q (empty layer %v), want %q (%v)", i, h.CreatedBy, h.EmptyLayer, w.createdBy, w.empty)
 		}
 	}
-	if !strings.HasSuffix(hist[2].CreatedBy, " in /app/bin/ ") {
-		t.Errorf("COPY history entry %q does not name the destination", hist[2].CreatedBy)
+	if !regexp.MustCompile(`^/bin/sh -c #\(nop\) COPY file:[0-9a-f]{64} in bin/ $`).MatchString(hist[3].CreatedBy) {
+		t.Errorf("COPY history entry %q is not COPY file:DIGEST in bin/", hist[3].CreatedBy)
 	}
 	nonEmpty := 0
 	for _, h := range info.History {
@@ -787,6 +804,12 @@ CMD ["world"]
 	_, mime, _ := getManifest(t, reg, "team/greeter", "1")
 	if mime != "application/vnd.oci.image.manifest.v1+json" {
 		t.Errorf("pushed manifest type %s", mime)
+	}
+	// A docker-format build is pushed as Docker v2s2.
+	mustID(e.buildOK(t, "--format", "docker", "-t", "greeter:docker", ctx))
+	transport(t, append(append([]string{"copy", "--quiet"}, reg.Flags("dest-")...), store+"localhost/greeter:docker", reg.Ref("team/greeter:docker"))...)
+	if _, mime, _ := getManifest(t, reg, "team/greeter", "docker"); mime != "application/vnd.docker.distribution.manifest.v2+json" {
+		t.Errorf("pushed --format docker manifest type %s", mime)
 	}
 	other := newEngineStore(t)
 	other.must(t, "pull", "-q", "--tls-verify=false", reg.Addr+"/team/greeter:1")
