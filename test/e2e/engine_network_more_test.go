@@ -144,6 +144,20 @@ func TestEngineNetworkIPv6(t *testing.T) {
 	if res := e.run(t, "exec", "fixed6", "timeout", "3", "wget", "-q", "-O", "-", "http://["+addr.String()+"]:80/"); res.Code == 0 {
 		t.Fatalf("fixed6 on nt-v6b reached srv6 on nt-v6 over IPv6: %q", res.Stdout)
 	}
+	// Connected to nt-v6 while it runs, fixed6 gets both addresses in its
+	// /etc/hosts, both of nt-v6's servers, and reaches srv6 by name.
+	e.must(t, "network", "connect", "nt-v6", "fixed6")
+	a := e.net6Inspect(t, "fixed6").NetworkSettings.Networks["nt-v6"]
+	hosts := e.must(t, "exec", "fixed6", "cat", "/etc/hosts").Stdout
+	if a.GlobalIPv6Address == "" || !strings.Contains(hosts, a.IPAddress+"\t") || !strings.Contains(hosts, a.GlobalIPv6Address+"\t") {
+		t.Fatalf("fixed6's /etc/hosts after connecting to nt-v6 (%s, %s):\n%s", a.IPAddress, a.GlobalIPv6Address, hosts)
+	}
+	if ns := nameservers(e.must(t, "exec", "fixed6", "cat", "/etc/resolv.conf").Stdout); len(ns) < 2 || ns[0] != n.Subnets[0].Gateway || ns[1] != n.Subnets[1].Gateway {
+		t.Fatalf("fixed6's nameservers after connecting to nt-v6: %v", ns)
+	}
+	if out := e.retry(t, "fixed6", "timeout", "5", "wget", "-q", "-O", "-", "http://srv6/"); out != "over-v6\n" {
+		t.Fatalf("GET srv6 by name after connect: %q", out)
+	}
 	if res := e.run(t, "run", "--rm", "--network", "nt-v6b:ip6=fd7a:5e:1::99", "bb", "true"); res.Code != 125 {
 		t.Fatalf("a taken ip6=: exit %d", res.Code)
 	} else {
