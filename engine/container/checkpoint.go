@@ -478,6 +478,16 @@ func (e *Engine) restore(ctx context.Context, c *Container, criuPath string, o R
 		exitCmd = append(slices.Clone(e.ExitCommand), "container", "cleanup", c.ID)
 	}
 	ro := oci.RestoreOptions{TCPEstablished: o.TCPEstablished, FileLocks: o.FileLocks}
+	// The published ports are held by conmon, as for a start.
+	held, err := holdPorts(c)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, f := range held {
+			f.Close()
+		}
+	}()
 	start := time.Now()
 	started, err := monitor.Start(ctx, monitor.Options{
 		Conmon:      e.Conmon,
@@ -495,6 +505,7 @@ func (e *Engine) restore(ctx context.Context, c *Container, criuPath string, o R
 		ExitCommand: exitCmd,
 		Restore:     imgDir,
 		RuntimeOpts: ro.RestoreArgs(),
+		ExtraFiles:  held,
 	}, [3]*os.File{os.Stdin, os.Stdout, os.Stderr})
 	if err != nil {
 		ce := &oci.CRIUError{Op: "restore", ID: c.Name, Message: err.Error()}
