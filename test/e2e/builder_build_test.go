@@ -129,6 +129,15 @@ RUN mkdir /out && echo "$WHO $FROMFILE $BOTH" > /out/args
 		t.Errorf("build args seen by RUN: %q", got)
 	}
 
+	// --build-arg NAME takes the value of the variable NAME.
+	res = bin.Run(t, append(append([]string(nil), e.env...), "WHO=from-env"), "builder", e.args([]string{"build", "-q", "--build-arg", "WHO", ctx})...)
+	if res.Code != 0 {
+		t.Fatalf("--build-arg WHO: exit %d: %s", res.Code, res.Stderr)
+	}
+	if got := e.runOut(t, strings.TrimSpace(res.Stdout), "cat", "/out/args"); got != "from-env unset unset\n" {
+		t.Errorf("--build-arg WHO with WHO=from-env: RUN saw %q", got)
+	}
+
 	// --quiet: stdout is the ID alone.
 	res = e.build(t, "-q", "--no-cache", ctx)
 	if res.Code != 0 || !regexp.MustCompile(`^[0-9a-f]{64}\n$`).MatchString(res.Stdout) {
@@ -281,6 +290,22 @@ CMD ["cat", "/copy", "/v", "/a.txt"]
 		t.Errorf("b.txt restored: built %s, want the first build's %s:\n%s", id, first, res.Stdout)
 	}
 
+	// A new modification time alone keeps the cache; a new mode does not.
+	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(filepath.Join(ctx, "a.txt"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	_, res = e.buildOK(t, ctx)
+	checkSteps(t, "a.txt touched", res.Stdout, fsSteps, nil)
+	if err := os.Chmod(filepath.Join(ctx, "a.txt"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, res = e.buildOK(t, ctx)
+	checkSteps(t, "a.txt chmod 600", res.Stdout, []int{2, 3, 4, 6}, []int{7, 8})
+	if err := os.Chmod(filepath.Join(ctx, "a.txt"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	// A changed build arg: from the first RUN after ARG V, not before.
 	withArg, res := e.buildOK(t, "--build-arg", "V=2", ctx)
 	checkSteps(t, "--build-arg V=2", res.Stdout, []int{2, 3, 4}, []int{6, 7, 8})
@@ -291,6 +316,24 @@ CMD ["cat", "/copy", "/v", "/a.txt"]
 		t.Errorf("rebuild with V=2 again: %v", buildSteps(res.Stdout))
 	}
 	checkSteps(t, "--build-arg V=2 again", res.Stdout, fsSteps, nil)
+
+	// Files the ignore file leaves out do not count.
+	ctx2 := buildContext(t, map[string]string{
+		"Containerfile": "FROM localhost/bb\nCOPY . /app\n",
+		".dockerignore": "*.log\n",
+		"keep.txt":      "keep\n", "x.log": "log\n",
+	})
+	e.buildOK(t, ctx2)
+	if err := os.WriteFile(filepath.Join(ctx2, "x.log"), []byte("more log\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, res = e.buildOK(t, ctx2)
+	checkSteps(t, "ignored file changed", res.Stdout, []int{2}, nil)
+	if err := os.WriteFile(filepath.Join(ctx2, "new.txt"), []byte("new\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, res = e.buildOK(t, ctx2)
+	checkSteps(t, "file added", res.Stdout, nil, []int{2})
 
 	// --no-cache builds every step (and gives a new image).
 	noCache, res := e.buildOK(t, "--no-cache", ctx)
