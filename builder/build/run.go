@@ -98,7 +98,7 @@ func (st *stage) run(ctx context.Context, c *instructions.RunCommand) error {
 			if b.o.Quiet {
 				os.Stderr.Write(buf.Bytes())
 			}
-			return fmt.Errorf("command exited with status %d", code)
+			return &RunError{Code: code}
 		}
 		return nil
 	})
@@ -180,3 +180,13 @@ func volumeMounts(vols []string) ([]specs.Mount, error) {
 	}
 	return out, nil
 }
+
+// RunError is a RUN step whose command exited with a non-zero status;
+// builder build and engine build exit with that status, as buildah and
+// podman do.
+type RunError struct{ Code int }
+
+func (e *RunError) Error() string { return fmt.Sprintf("command exited with status %d", e.Code) }
+
+// ExitCode is the command's status.
+func (e *RunError) ExitCode() int { return e.Code }

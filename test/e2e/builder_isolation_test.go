@@ -131,3 +131,25 @@ CMD ["cat", "/app/run.txt"]
 	// A wrong repository is a miss, not an error.
 	fresh.wbuilderMust(t, append(append([]string{"build", "--no-cache", "--cache-from", reg.Addr + "/ci/none"}, creds...), ctx)...)
 }
+
+// TestBuilderExitCodes: builder fails with 125 as buildah does, and a
+// failed RUN step's status passes through builder build and engine build.
+func TestBuilderExitCodes(t *testing.T) {
+	e := wbuilderStore(t)
+	ctx := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctx, "Containerfile"), []byte("FROM localhost/bb:latest\nRUN exit 42\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.wbuilder(t, "build", ctx); res.Code != 42 {
+		t.Fatalf("builder build of a RUN exiting 42: exit %d\n%s", res.Code, res.Combined())
+	}
+	if res := e.run(t, "build", ctx); res.Code != 42 {
+		t.Fatalf("engine build of a RUN exiting 42: exit %d\n%s", res.Code, res.Combined())
+	}
+	if res := e.wbuilder(t, "rmi", "localhost/nosuch"); res.Code != 125 {
+		t.Fatalf("builder rmi of a missing image: exit %d", res.Code)
+	}
+	if res := e.wbuilder(t, "build", filepath.Join(ctx, "missing")); res.Code != 125 {
+		t.Fatalf("builder build of a missing context: exit %d", res.Code)
+	}
+}

@@ -251,7 +251,7 @@ func TestBuilderPreflightStoreDriver(t *testing.T) {
 	bin.MustRun(t, nil, "engine", "--root", b.root, "--runroot", b.runroot, "--storage-driver", "vfs", "load", "-i", archive)
 
 	res := b.run(t, "--storage-driver", "overlay", "info")
-	if res.Code != 1 {
+	if res.Code != 125 {
 		t.Fatalf("overlay on a vfs store: exit %d", res.Code)
 	}
 	fix := fmt.Sprintf("engine --root %s --runroot %s --storage-driver vfs system reset --force", b.root, b.runroot)
@@ -261,7 +261,7 @@ func TestBuilderPreflightStoreDriver(t *testing.T) {
 	}
 
 	res = b.run(t, "--storage-driver", "overlay", "info", "--check")
-	if res.Code != 1 {
+	if res.Code != 125 {
 		t.Fatalf("info --check on the mismatched store: exit %d", res.Code)
 	}
 	if l := checkLines(t, res)["store"]; !strings.HasPrefix(l[0], "FAIL  store: the store at "+b.root+" holds layers made with the vfs driver") || !strings.Contains(l[1], fix) {
@@ -386,7 +386,7 @@ func TestBuilderPreflightNoSubIDs(t *testing.T) {
 	r := &rootlessEngine{t: t, uid: uid, gid: gid, home: u.HomeDir, runtime: runtime, engine: publicCopy(t, bin.Path(t, "builder"))}
 
 	res := r.run("info", "--check")
-	if res.Code != 1 {
+	if res.Code != 125 {
 		t.Fatalf("no subuid range: exit %d\n%s", res.Code, res.Stdout)
 	}
 	lines := checkLines(t, res)

@@ -117,7 +117,7 @@ func TestBuilderWorkingSession(t *testing.T) {
 		t.Fatalf("from --name printed %q", got)
 	}
 	res := e.wbuilder(t, "from", "--name", "work", "bb")
-	if res.Code != 1 {
+	if res.Code != 125 {
 		t.Fatalf("from with a taken name: exit %d", res.Code)
 	}
 	assertOneLine(t, res.Stderr, `"work"`, "already in use")
@@ -231,7 +231,7 @@ func TestBuilderWorkingSession(t *testing.T) {
 
 	// The base image is used by the working container.
 	res = e.wbuilder(t, "rmi", "bb")
-	if res.Code != 1 {
+	if res.Code != 125 {
 		t.Fatalf("rmi of an image a working container uses: exit %d", res.Code)
 	}
 	assertOneLine(t, res.Stderr, "in use")
@@ -246,7 +246,7 @@ func TestBuilderWorkingSession(t *testing.T) {
 		t.Fatalf("containers --all after rm: %s", got)
 	}
 	res = e.wbuilder(t, "run", "work", "true")
-	if res.Code != 1 {
+	if res.Code != 125 {
 		t.Fatalf("run in a removed container: exit %d", res.Code)
 	}
 	assertOneLine(t, res.Stderr, "work", "no such working container")
@@ -462,11 +462,11 @@ func TestBuilderWorkingCopyAdd(t *testing.T) {
 	sum := fmt.Sprintf("sha256:%x", sha256.Sum256(payload))
 	e.wbuilderMust(t, "add", "--checksum", sum, dst, srv.URL+"/files/dl.txt", "/dl/")
 	res := e.wbuilder(t, "add", "--checksum", "sha256:"+strings.Repeat("0", 64), dst, srv.URL+"/files/bad.txt", "/dl/")
-	if res.Code != 1 {
+	if res.Code != 125 {
 		t.Fatalf("add with a wrong checksum: exit %d", res.Code)
 	}
 	res = e.wbuilder(t, "copy", dst, filepath.Join(ctxDir, "nosuch"), "/x")
-	if res.Code != 1 {
+	if res.Code != 125 {
 		t.Fatalf("copy of a missing file: exit %d", res.Code)
 	}
 	assertOneLine(t, res.Stderr, "nosuch")
@@ -535,7 +535,7 @@ func TestBuilderWorkingImages(t *testing.T) {
 
 	// push needs credentials: login stores them, logout removes them.
 	dest := "docker://" + reg.Addr + "/team/app:1"
-	if res := e.wbuilder(t, "push", "--cert-dir", reg.CertDir, "--authfile", authfile, "app", dest); res.Code != 1 {
+	if res := e.wbuilder(t, "push", "--cert-dir", reg.CertDir, "--authfile", authfile, "app", dest); res.Code != 125 {
 		t.Fatalf("push without login: exit %d", res.Code)
 	}
 	res := e.wbuilderMust(t, "login", "--cert-dir", reg.CertDir, "--authfile", authfile, "-u", reg.Username, "-p", reg.Password, reg.Addr)
@@ -567,7 +567,7 @@ func TestBuilderWorkingImages(t *testing.T) {
 	if res := e.wbuilderMust(t, "logout", "--authfile", authfile, reg.Addr); !strings.Contains(res.Stdout, "Removed login credentials") {
 		t.Fatalf("logout: %s", res.Stdout)
 	}
-	if res := e.wbuilder(t, "push", "-q", "--cert-dir", reg.CertDir, "--authfile", authfile, "app", dest); res.Code != 1 {
+	if res := e.wbuilder(t, "push", "-q", "--cert-dir", reg.CertDir, "--authfile", authfile, "app", dest); res.Code != 125 {
 		t.Fatalf("push after logout: exit %d", res.Code)
 	}
 

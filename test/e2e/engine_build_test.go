@@ -146,7 +146,7 @@ CMD ["sh", "-c", "cat /built /data/file.txt; echo $GREETING"]
 	// A failed RUN: the file, line and status, and no image.
 	bad := buildContext(t, map[string]string{"Containerfile": "FROM localhost/bb\nRUN echo about to fail; exit 3\n"})
 	res = e.run(t, "build", "-t", "localhost/bad", bad)
-	if res.Code == 0 || !strings.Contains(res.Stderr, "Containerfile:2: RUN echo about to fail") ||
+	if res.Code != 3 || !strings.Contains(res.Stderr, "Containerfile:2: RUN echo about to fail") ||
 		!strings.Contains(res.Stderr, "status 3") || !strings.Contains(res.Stdout+res.Stderr, "about to fail") {
 		t.Fatalf("a failed RUN: exit %d\n%s", res.Code, res.Combined())
 	}

@@ -3,17 +3,20 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
 	"github.com/containers/storage/pkg/reexec"
 
+	"github.com/ocisuite/suite/builder/build"
 	"github.com/ocisuite/suite/shared/cli"
 	"github.com/ocisuite/suite/shared/userns"
 )
 
-// exitCodes: 1 for any failure, 125 for usage errors, like buildah.
-var exitCodes = cli.Codes{Default: 1, Usage: 125}
+// exitCodes: 125 for any failure of the builder itself, as buildah; a
+// failed RUN step passes its command's status through (build.RunError).
+var exitCodes = cli.Codes{Default: 125, Usage: 125, Classify: runStatus}
 
 func main() {
 	// containers/storage re-executes this binary for some operations.
@@ -27,7 +30,16 @@ func main() {
 			os.Exit(code)
 		}
 		fmt.Fprintf(os.Stderr, "builder: %v\n", err)
-		os.Exit(1)
+		os.Exit(125)
 	}
 	os.Exit(cli.Main(newRootCmd(), os.Args[1:], os.Stderr, exitCodes))
+}
+
+// runStatus gives a failed RUN step's status as the exit code.
+func runStatus(err error) (int, bool) {
+	var re *build.RunError
+	if errors.As(err, &re) {
+		return re.Code, true
+	}
+	return 0, false
 }
