@@ -25,9 +25,7 @@ func (st *stage) fromImage(ctx context.Context, ref string) (string, error) {
 	b := st.b
 	ref = b.expandMeta(ref)
 	if j, ok := b.stageIndex(ref); ok && j < st.idx && (b.stages[j].Name != "" || isNumber(ref)) {
-		r := b.results[j]
-		<-r.done
-		return r.imageID, r.err
+		return b.stageImage(ctx, j)
 	}
 	img, err := b.m.ResolveImage(ctx, ref, pullPolicy(b.o.Pull))
 	if err != nil {

@@ -100,9 +100,27 @@ func (st *stage) runMounts(ctx context.Context, mounts []*instructions.Mount, tm
 				return out, cleanup, fmt.Errorf("RUN --mount source %q: %w", m.Source, err)
 			}
 			opts := []string{"rbind", "ro"}
-			if !m.ReadOnly {
+			cp := filepath.Join(tmp, fmt.Sprintf("bind-%d", i))
+			switch {
+			case m.From == "" && st.b.ignore.File() != "":
+				// The context as the build sees it, without the files
+				// the ignore file leaves out (as the cache key).
+				if err := os.Mkdir(cp, 0o700); err != nil {
+					return out, cleanup, err
+				}
+				source := m.Source
+				if source == "" {
+					source = "."
+				}
+				if err := copier.Copy(root, []string{source}, cp, "/m", copier.Options{Ignore: st.b.ignore}); err != nil {
+					return out, cleanup, fmt.Errorf("RUN --mount source %q: %w", m.Source, err)
+				}
+				src = filepath.Join(cp, "m")
+				if !m.ReadOnly {
+					opts = []string{"rbind", "rw"}
+				}
+			case !m.ReadOnly:
 				// Writes are allowed but thrown away: mount a copy.
-				cp := filepath.Join(tmp, fmt.Sprintf("bind-%d", i))
 				if err := copyTree(src, cp); err != nil {
 					return out, cleanup, err
 				}

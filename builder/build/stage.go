@@ -180,16 +180,33 @@ func oneLine(s string) string {
 	return s
 }
 
+// stageImage waits for stage j, which run started as a dependency, and
+// returns its image. The results map is read under the lock: run may
+// still be adding the entries of other stages.
+func (b *builder) stageImage(ctx context.Context, j int) (string, error) {
+	b.mu.Lock()
+	r := b.results[j]
+	b.mu.Unlock()
+	if r == nil {
+		return "", fmt.Errorf("stage %d (%s) is not built in this build", j, b.stages[j].Name)
+	}
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	return r.imageID, r.err
+}
+
 // from sets the stage's base: an earlier stage, scratch or an image.
 func (st *stage) from(ctx context.Context, base string) error {
 	b := st.b
 	if j, ok := b.stageIndex(base); ok && j < st.idx && (b.stages[j].Name != "" || isNumber(base)) {
-		r := b.results[j]
-		<-r.done
-		if r.err != nil {
-			return r.err
+		id, err := b.stageImage(ctx, j)
+		if err != nil {
+			return err
 		}
-		st.imageID = r.imageID
+		st.imageID = id
 	} else if base == container.Scratch {
 		st.imageID = ""
 	} else {

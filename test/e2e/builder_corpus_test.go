@@ -1401,6 +1401,23 @@ COPY --from=right /out/ /both/
 			want: []string{D("/both", 0o755, root), F("/both/l", 0o644, root, "left\n"), F("/both/r", 0o644, root, "right\n")},
 		},
 		{
+			// A bind mount of the context leaves out what the ignore
+			// file does.
+			name: "mount-bind-ignored",
+			containerfile: `FROM localhost/bb
+RUN --mount=type=bind,target=/ctx mkdir /out && ls -A /ctx > /out/ls && ls -A /ctx/sub > /out/sub
+RUN --mount=type=bind,source=sub,target=/sub,rw echo new > /sub/new && ls -A /sub > /out/sub-rw
+`,
+			ctx: map[string]cfile{
+				".dockerignore": txt("secret.txt\nsub/*.log\n"),
+				"secret.txt":    txt("s\n"), "keep.txt": txt("k\n"), "sub/a.log": txt("l\n"), "sub/b.txt": txt("b\n"),
+			},
+			cfg:  bbCfg(nil),
+			dirs: []string{"/out", "/ctx", "/sub"},
+			want: []string{D("/out", 0o755, root), F("/out/ls", 0o644, root, ".dockerignore\nContainerfile\nkeep.txt\nsub\n"),
+				F("/out/sub", 0o644, root, "b.txt\n"), F("/out/sub-rw", 0o644, root, "b.txt\nnew\n")},
+		},
+		{
 			// RUN --mount=type=bind from an image.
 			name: "mount-bind-from-image",
 			containerfile: `FROM localhost/bb
