@@ -286,7 +286,7 @@ func (e *Engine) Checkpoint(ctx context.Context, id string, o CheckpointOptions)
 			c.State.StoppedByUser = false
 			_ = e.writeState(c.ID, c.State)
 		}
-		return nil, err
+		return nil, e.socketError(ctx, c, err)
 	}
 	res.Stats = dumpStats(bundle, imgDir) // CRIU writes them in its work directory
 	var streamErr error
