@@ -2,7 +2,11 @@ package build
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path"
@@ -135,8 +139,20 @@ func (st *stage) copyStep(ctx context.Context, cs copySpec) error {
 			inputs = "context:" + d
 		}
 	}
+	// A URL's content is part of the key (unless --checksum names it), so
+	// that a changed remote file is fetched again, as buildah does.
+	var remote []string
+	if cs.checksum == "" {
+		for _, u := range urls {
+			d, err := urlDigest(ctx, u)
+			if err != nil {
+				return err
+			}
+			remote = append(remote, d)
+		}
+	}
 	key := cacheKey("", cs.cmd, dest, cs.chown, cs.chmod, strconv.FormatBool(cs.parents), jsonString(cs.excludes),
-		strconv.FormatBool(cs.extract), jsonString(urls), cs.checksum, inputs)
+		strconv.FormatBool(cs.extract), jsonString(urls), jsonString(remote), cs.checksum, inputs)
 	// History as buildah and Docker write it: "dir:", "file:" or
 	// "multi:" and a digest of the inputs, then the destination as given.
 	sum := strings.TrimPrefix(cacheKey("", inputs), "sha256:")
@@ -194,6 +210,27 @@ func (st *stage) copyStep(ctx context.Context, cs copySpec) error {
 		}
 		return nil
 	})
+}
+
+// urlDigest downloads rawURL and returns the digest of its content.
+func urlDigest(ctx context.Context, rawURL string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return "", fmt.Errorf("ADD %s: %w", rawURL, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("ADD %s: %w", rawURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return "", fmt.Errorf("ADD %s: unexpected HTTP status %s", rawURL, resp.Status)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, resp.Body); err != nil {
+		return "", fmt.Errorf("ADD %s: %w", rawURL, err)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // countSources counts the local sources with their globs expanded in the

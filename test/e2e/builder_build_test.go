@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -334,6 +337,23 @@ CMD ["cat", "/copy", "/v", "/a.txt"]
 	}
 	_, res = e.buildOK(t, ctx2)
 	checkSteps(t, "file added", res.Stdout, nil, []int{2})
+
+	// ADD of a URL: a changed remote file misses the cache.
+	var remote atomic.Value
+	remote.Store("v1\n")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, remote.Load()) }))
+	defer srv.Close()
+	ctx3 := buildContext(t, map[string]string{"Containerfile": "FROM localhost/bb\nADD " + srv.URL + "/f /f\nRUN cat /f > /copy\n"})
+	_, res = e.buildOK(t, ctx3)
+	checkSteps(t, "ADD URL", res.Stdout, nil, []int{2, 3})
+	_, res = e.buildOK(t, ctx3)
+	checkSteps(t, "ADD URL again", res.Stdout, []int{2, 3}, nil)
+	remote.Store("v2\n")
+	id, res := e.buildOK(t, ctx3)
+	checkSteps(t, "ADD URL changed", res.Stdout, nil, []int{2, 3})
+	if got := e.runOut(t, id, "cat", "/copy"); got != "v2\n" {
+		t.Errorf("after the remote file changed the image has %q", got)
+	}
 
 	// --no-cache builds every step (and gives a new image).
 	noCache, res := e.buildOK(t, "--no-cache", ctx)
