@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ocisuite/suite/engine/monitor"
+	"github.com/ocisuite/suite/engine/network"
 	"github.com/ocisuite/suite/shared/oci"
 )
 
@@ -379,6 +380,11 @@ type RestoreOptions struct {
 	// IgnoreVolumes does not fill its named volumes from the archive.
 	IgnoreRootfs  bool
 	IgnoreVolumes bool
+	// Publish replaces an import's published ports (nil keeps them).
+	Publish []network.PortMapping
+	// IgnoreStaticIP and IgnoreStaticMAC drop an import's --network
+	// ip=/ip6= and mac= settings, so the copy gets new ones.
+	IgnoreStaticIP, IgnoreStaticMAC bool
 }
 
 // RestoreResult is what one restore did.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/ocisuite/suite/engine/volume"
 	"github.com/ocisuite/suite/shared/cli"
+	"github.com/ocisuite/suite/engine/network"
 	"github.com/ocisuite/suite/shared/imagestore"
 	"github.com/ocisuite/suite/shared/oci"
 )
@@ -526,6 +527,22 @@ func (e *Engine) importContainer(ctx context.Context, m *CheckpointManifest, o R
 	cfg.AutoRemove = false
 	if o.Name != "" {
 		cfg.Name = o.Name
+	}
+	if o.Publish != nil {
+		cfg.Ports = o.Publish
+	}
+	if (o.IgnoreStaticIP || o.IgnoreStaticMAC) && len(cfg.NetworkOptions) > 0 {
+		opts := make(map[string]network.Options, len(cfg.NetworkOptions))
+		for k, v := range cfg.NetworkOptions {
+			if o.IgnoreStaticIP {
+				v.IP, v.IP6 = "", ""
+			}
+			if o.IgnoreStaticMAC {
+				v.MAC = ""
+			}
+			opts[k] = v
+		}
+		cfg.NetworkOptions = opts
 	}
 	return e.Create(ctx, CreateOptions{
 		Config:       cfg,

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ocisuite/suite/engine/container"
+	"github.com/ocisuite/suite/engine/network"
 	"github.com/ocisuite/suite/shared/cli"
 	"github.com/ocisuite/suite/shared/format"
 )
@@ -123,11 +124,22 @@ func newCheckpointCmd(g *globalOptions) *cobra.Command {
 func newRestoreCmd(g *globalOptions) *cobra.Command {
 	var all, printStats, check, checkJSON bool
 	var importFile string
+	var publish []string
 	var o container.RestoreOptions
 	cmd := &cobra.Command{
 		Use:   "restore [flags] CONTAINER [CONTAINER...]",
 		Short: "Restore one or more checkpointed containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("publish") {
+				o.Publish = []network.PortMapping{}
+				for _, p := range publish {
+					m, err := parsePublish(p)
+					if err != nil {
+						return cli.Usage(err)
+					}
+					o.Publish = append(o.Publish, m...)
+				}
+			}
 			if check {
 				if importFile == "" || importFile == "-" || all || len(args) > 0 {
 					return cli.Usage(errors.New("--check takes --import FILE and no container names"))
@@ -224,8 +236,8 @@ func newRestoreCmd(g *globalOptions) *cobra.Command {
 			if o.Name != "" {
 				return cli.Usage(errors.New("--name needs --import or a checkpoint image"))
 			}
-			if o.IgnoreRootfs || o.IgnoreVolumes {
-				return cli.Usage(errors.New("--ignore-rootfs and --ignore-volumes need --import or a checkpoint image"))
+			if o.IgnoreRootfs || o.IgnoreVolumes || o.Publish != nil || o.IgnoreStaticIP || o.IgnoreStaticMAC {
+				return cli.Usage(errors.New("--ignore-rootfs, --ignore-volumes, --publish, --ignore-static-ip and --ignore-static-mac need --import or a checkpoint image"))
 			}
 			err := onContainers(cmd, g, all, args, func(c *container.Container) bool { return c.State.Checkpointed },
 				func(ctx context.Context, s *session, n string) (string, error) {
@@ -252,6 +264,9 @@ func newRestoreCmd(g *globalOptions) *cobra.Command {
 	f.StringVarP(&importFile, "import", "i", "", "create and restore a container from a checkpoint archive `file` (- for standard input); CONTAINER may also be a checkpoint image")
 	f.BoolVar(&o.IgnoreRootfs, "ignore-rootfs", false, "with --import or a checkpoint image, do not apply the archive's root filesystem changes")
 	f.BoolVar(&o.IgnoreVolumes, "ignore-volumes", false, "with --import or a checkpoint image, do not create and fill the archive's named volumes")
+	f.StringArrayVarP(&publish, "publish", "p", nil, "with --import or a checkpoint image, publish `[IP:][HOSTPORT:]PORT[/PROTO]` instead of the archive's ports (repeatable)")
+	f.BoolVar(&o.IgnoreStaticIP, "ignore-static-ip", false, "with --import or a checkpoint image, drop the archive's --network ip=/ip6= settings: the copy gets new addresses")
+	f.BoolVar(&o.IgnoreStaticMAC, "ignore-static-mac", false, "with --import or a checkpoint image, drop the archive's --network mac= settings")
 	f.StringVarP(&o.Name, "name", "n", "", "with --import or a checkpoint image, the new container's `name`")
 	f.BoolVar(&printStats, "print-stats", false, "print CRIU's statistics as JSON")
 	return cmd
