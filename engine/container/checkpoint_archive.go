@@ -22,9 +22,9 @@ import (
 	"github.com/containers/storage/pkg/archive"
 	"github.com/sirupsen/logrus"
 
+	"github.com/ocisuite/suite/engine/network"
 	"github.com/ocisuite/suite/engine/volume"
 	"github.com/ocisuite/suite/shared/cli"
-	"github.com/ocisuite/suite/engine/network"
 	"github.com/ocisuite/suite/shared/imagestore"
 	"github.com/ocisuite/suite/shared/oci"
 )
