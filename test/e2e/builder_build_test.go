@@ -682,17 +682,19 @@ func TestBuilderBuildFailures(t *testing.T) {
 	}
 	// A stage failing while another runs (--jobs 2): the other is
 	// stopped, the error is the failed step's.
+	// The failing RUN waits until the slow one runs (a marker on a
+	// shared volume), so that it is running when the build fails.
 	ctx := buildContext(t, map[string]string{"Containerfile": `FROM localhost/bb AS slow
-RUN echo slow-started; sleep 30
+RUN touch /sync/slow; echo slow-started; sleep 30
 FROM localhost/bb AS fails
-RUN sleep 1; echo failing; exit 4
+RUN for i in $(seq 300); do [ -e /sync/slow ] && break; sleep 0.1; done; echo failing; exit 4
 FROM localhost/bb
 COPY --from=slow /etc/passwd /s
 COPY --from=fails /etc/passwd /f
 `})
 	before := e.imageIDs(t)
 	start := time.Now()
-	res := e.build(t, "--jobs", "2", ctx)
+	res := e.build(t, "--jobs", "2", "-v", t.TempDir()+":/sync", ctx)
 	if res.Code == 0 || !strings.Contains(res.Stdout, "slow-started") {
 		t.Fatalf("--jobs 2 with a failing stage: exit %d:\n%s", res.Code, res.Stdout)
 	}

@@ -1002,9 +1002,9 @@ COPY dlink /s3/
 		},
 		{
 			// COPY --from keeps the owners of the stage's files; a stage
-			// by name (in any case) or by index.
+			// by name or by index.
 			name: "copy-from-stage",
-			containerfile: `FROM localhost/bb AS Build
+			containerfile: `FROM localhost/bb AS build
 RUN mkdir -p /out/sub && echo bin > /out/app && chmod 750 /out/app && chown 1234:5678 /out/app && echo s > /out/sub/s && ln -s app /out/applink
 FROM localhost/bb
 COPY --from=build /out /opt/
@@ -1037,6 +1037,20 @@ COPY --from=localhost/bb /etc/passwd /etc/
 			},
 			run:    []string{"/bin/busybox", "echo", "from scratch"},
 			runOut: "from scratch\n",
+		},
+		{
+			// Stage names are not case-sensitive.
+			name:    "stage-name-case",
+			buildah: "buildah 1.28 matches stage names case-sensitively",
+			containerfile: `FROM localhost/bb AS Base
+RUN mkdir /out && echo base > /out/base
+FROM BASE AS Second
+COPY --from=base /out/base /out/copied
+FROM second
+`,
+			cfg:  bbCfg(nil),
+			dirs: []string{"/out"},
+			want: []string{D("/out", 0o755, root), F("/out/base", 0o644, root, "base\n"), F("/out/copied", 0o644, root, "base\n")},
 		},
 		{
 			// Stages build on stages by name; labels are inherited and
@@ -1403,7 +1417,8 @@ COPY --from=right /out/ /both/
 		{
 			// A bind mount of the context leaves out what the ignore
 			// file does.
-			name: "mount-bind-ignored",
+			name:           "mount-bind-ignored",
+			buildahDiffers: "buildah 1.28 shows ignored files in a bind mount of the context; BuildKit does not",
 			containerfile: `FROM localhost/bb
 RUN --mount=type=bind,target=/ctx mkdir /out && ls -A /ctx > /out/ls && ls -A /ctx/sub > /out/sub
 RUN --mount=type=bind,source=sub,target=/sub,rw echo new > /sub/new && ls -A /sub > /out/sub-rw
