@@ -14,12 +14,13 @@ func TestEngineCheckpointPortsHeld(t *testing.T) {
 	port := freeLoopbackPort(t)
 	e.must(t, "run", "-d", "--name", "loop", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "bb", counterLoop[0], counterLoop[1], counterLoop[2])
 	e.waitCounter(t, "loop", 3)
+	at := e.counter(t, "loop")
 	e.must(t, "container", "checkpoint", "loop")
 	if portTaken(t, "tcp", port) {
 		t.Fatalf("port %d is held while the container is checkpointed (stopped)", port)
 	}
 	e.must(t, "container", "restore", "loop")
-	e.assertResumed(t, "loop", e.counter(t, "loop"))
+	e.assertResumed(t, "loop", at)
 	if !portTaken(t, "tcp", port) {
 		t.Fatalf("port %d can be taken while the restored container runs", port)
 	}

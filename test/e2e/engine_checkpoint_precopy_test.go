@@ -31,9 +31,10 @@ func TestEngineCheckpointPreCopy(t *testing.T) {
 		if st := e.inspect(t, "loop").State.Status; st != "running" {
 			t.Fatalf("after --pre-checkpoint the container is %s", st)
 		}
+		at := e.counter(t, "loop")
 		e.must(t, "container", "checkpoint", "--with-previous", "loop")
 		e.must(t, "container", "restore", "loop")
-		e.assertResumed(t, "loop", e.counter(t, "loop"))
+		e.assertResumed(t, "loop", at)
 		return
 	}
 	t.Logf("criu check --feature mem_dirty_track: %s", strings.TrimSpace(string(out)))

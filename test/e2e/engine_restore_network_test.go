@@ -25,6 +25,7 @@ func TestEngineRestoreNetworkOptions(t *testing.T) {
 	if got := mac("orig"); got != "02:42:0a:59:4d:32" {
 		t.Fatalf("the original's MAC is %s", got)
 	}
+	at := e.counter(t, "orig")
 	archive := filepath.Join(t.TempDir(), "orig.tar")
 	e.must(t, "container", "checkpoint", "--export", archive, "orig")
 	e.must(t, "rm", "-f", "orig")
@@ -32,7 +33,7 @@ func TestEngineRestoreNetworkOptions(t *testing.T) {
 	// New ports, address and MAC.
 	e.must(t, "container", "restore", "--import", archive, "--name", "moved", "--ignore-static-ip", "--ignore-static-mac",
 		"--publish", fmt.Sprintf("127.0.0.1:%d:80", newPort))
-	e.assertResumed(t, "moved", e.counter(t, "moved"))
+	e.assertResumed(t, "moved", at)
 	in := e.netInspect(t, "moved").NetworkSettings
 	if ip := in.Networks["rnet"].IPAddress; ip == "" || ip == "10.89.77.50" {
 		t.Fatalf("with --ignore-static-ip the copy has address %q", ip)
@@ -46,7 +47,7 @@ func TestEngineRestoreNetworkOptions(t *testing.T) {
 
 	// By default the static settings and ports travel with the archive.
 	e.must(t, "container", "restore", "--import", archive, "--name", "same")
-	e.assertResumed(t, "same", e.counter(t, "same"))
+	e.assertResumed(t, "same", at)
 	if ip := e.netInspect(t, "same").NetworkSettings.Networks["rnet"].IPAddress; ip != "10.89.77.50" {
 		t.Fatalf("the default restore has address %q, want the static 10.89.77.50", ip)
 	}
