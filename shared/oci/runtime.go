@@ -192,8 +192,17 @@ func (r *Runtime) Run(ctx context.Context, id, bundle string, stdio IO) (int, er
 	go func() {
 		select {
 		case <-ctx.Done():
-			// Cancelled: kill the container's processes, then runc run ends.
-			_ = r.Kill(context.Background(), id, syscall.SIGKILL, true)
+			// Cancelled: kill the container's processes, then runc run
+			// ends. A container runc is still creating cannot be killed
+			// yet: try again until runc run has ended.
+			for {
+				_ = r.Kill(context.Background(), id, syscall.SIGKILL, true)
+				select {
+				case <-done:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
 		case <-done:
 		}
 	}()
