@@ -2,6 +2,7 @@ package imagestore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -68,9 +69,18 @@ func Inspect(ctx context.Context, s storage.Store, name string) (*Data, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the configuration of %s: %w", shortID(f.ID), err)
 	}
-	_, mime, err := img.Manifest(ctx)
+	manBlob, mime, err := img.Manifest(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the manifest of %s: %w", shortID(f.ID), err)
+	}
+	annotations := map[string]string{}
+	if mime == imgspecv1.MediaTypeImageManifest {
+		var m imgspecv1.Manifest
+		if json.Unmarshal(manBlob, &m) == nil {
+			for k, v := range m.Annotations {
+				annotations[k] = v
+			}
+		}
 	}
 	d := &Data{
 		ID:           f.ID,
@@ -84,7 +94,7 @@ func Inspect(ctx context.Context, s storage.Store, name string) (*Data, error) {
 		Os:           cfg.OS,
 		Variant:      cfg.Variant,
 		Labels:       cfg.Config.Labels,
-		Annotations:  map[string]string{},
+		Annotations:  annotations,
 		ManifestType: mime,
 		User:         cfg.Config.User,
 		History:      cfg.History,

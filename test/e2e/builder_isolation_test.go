@@ -153,3 +153,17 @@ func TestBuilderExitCodes(t *testing.T) {
 		t.Fatalf("builder build of a missing context: exit %d", res.Code)
 	}
 }
+
+// TestBuilderAnnotationsInspect: --annotation lands in the OCI manifest,
+// and engine image inspect shows it.
+func TestBuilderAnnotationsInspect(t *testing.T) {
+	e := wbuilderStore(t)
+	ctx := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctx, "Containerfile"), []byte("FROM localhost/bb:latest\nLABEL a=b\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.wbuilderMust(t, "build", "-q", "--annotation", "org.example.team=ci", "-t", "annotated", ctx)
+	if got := strings.TrimSpace(e.must(t, "image", "inspect", "--format", "{{index .Annotations \"org.example.team\"}}", "annotated").Stdout); got != "ci" {
+		t.Fatalf("engine image inspect shows annotation %q, want ci", got)
+	}
+}
