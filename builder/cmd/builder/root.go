@@ -4,11 +4,9 @@ import (
 	"context"
 	"os"
 
-	"github.com/containers/image/v5/types"
 	"github.com/containers/storage"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/ocisuite/suite/builder/container"
 	"github.com/ocisuite/suite/builder/preflight"
@@ -97,37 +95,4 @@ func withSession(cmd *cobra.Command, g *globalOptions, fn func(ctx context.Conte
 	}
 	defer s.close()
 	return fn(cmd.Context(), s)
-}
-
-// registryFlags are the registry options of from, build, push, login.
-type registryFlags struct {
-	authFile  string
-	creds     string
-	certDir   string
-	tlsVerify bool
-	fs        *pflag.FlagSet
-}
-
-func addRegistryFlags(fs *pflag.FlagSet, creds bool) *registryFlags {
-	f := &registryFlags{fs: fs}
-	fs.StringVar(&f.authFile, "authfile", "", "path of the authentication `file` (default: ${XDG_RUNTIME_DIR}/containers/auth.json)")
-	if creds {
-		fs.StringVar(&f.creds, "creds", "", "use `USERNAME[:PASSWORD]` for accessing the registry")
-	}
-	fs.StringVar(&f.certDir, "cert-dir", "", "use certificates at `path` (*.crt, *.cert, *.key) to connect to the registry")
-	fs.BoolVar(&f.tlsVerify, "tls-verify", true, "require HTTPS and verify certificates when contacting registries (default from registries.conf)")
-	return f
-}
-
-func (f *registryFlags) options(g *globalOptions) shimage.SystemOptions {
-	o := shimage.SystemOptions{
-		AuthFile:       f.authFile,
-		Creds:          f.creds,
-		CertDir:        f.certDir,
-		RegistriesConf: g.registriesConf,
-	}
-	if f.fs.Changed("tls-verify") {
-		o.TLSVerify = types.NewOptionalBool(f.tlsVerify)
-	}
-	return o
 }

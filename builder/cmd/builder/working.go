@@ -41,7 +41,7 @@ func workingCommands(g *globalOptions) []*cobra.Command {
 }
 
 type fromOptions struct {
-	reg      *registryFlags
+	reg      *cli.RegistryFlags
 	from     container.FromOptions
 	platform string
 	quiet    bool
@@ -64,7 +64,7 @@ written to an image with commit.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runFrom(cmd, g, o, args[0]) },
 	}
 	f := cmd.Flags()
-	o.reg = addRegistryFlags(f, true)
+	o.reg = cli.AddRegistryFlags(f, true)
 	f.StringVar(&o.from.Name, "name", "", "`name` of the working container (default: IMAGE-working-container)")
 	f.StringVar(&o.from.Pull, "pull", "missing", "pull `policy`, given as --pull=POLICY: always, missing, never, newer (true: missing, false: never)")
 	f.Lookup("pull").NoOptDefVal = "true"
@@ -108,7 +108,7 @@ func runFrom(cmd *cobra.Command, g *globalOptions, o *fromOptions, image string)
 		}
 	}
 	return withSession(cmd, g, func(ctx context.Context, s *session) error {
-		s.manager.Sys = o.reg.options(g)
+		s.manager.Sys = o.reg.Options(g.registriesConf)
 		if !o.quiet {
 			s.manager.Progress = cmd.ErrOrStderr()
 		}

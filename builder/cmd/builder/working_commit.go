@@ -18,7 +18,7 @@ import (
 )
 
 type commitOptions struct {
-	reg       *registryFlags
+	reg       *cli.RegistryFlags
 	format    string
 	squash    bool
 	quiet     bool
@@ -49,7 +49,7 @@ writes it there instead. The image ID is printed.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runCommit(cmd, g, o, args) },
 	}
 	f := cmd.Flags()
-	o.reg = addRegistryFlags(f, true)
+	o.reg = cli.AddRegistryFlags(f, true)
 	f.StringVarP(&o.format, "format", "f", "", "image `format`: oci or docker (default: the container's, from 'from --format')")
 	f.BoolVar(&o.squash, "squash", false, "write the whole root filesystem as the image's only layer")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no progress when writing to another transport")
@@ -134,7 +134,7 @@ func runCommit(cmd *cobra.Command, g *globalOptions, o *commitOptions, args []st
 			if o.quiet {
 				progress = nil
 			}
-			_, err := imagestore.Push(ctx, s.store, id, remote, imagestore.PushOptions{Sys: o.reg.options(g), Progress: progress})
+			_, err := imagestore.Push(ctx, s.store, id, remote, imagestore.PushOptions{Sys: o.reg.Options(g.registriesConf), Progress: progress})
 			if !before[id] {
 				// The image was only the way to the destination.
 				if _, derr := s.store.DeleteImage(id, true); derr != nil && err == nil {
@@ -162,7 +162,7 @@ func runCommit(cmd *cobra.Command, g *globalOptions, o *commitOptions, args []st
 }
 
 type pushOptions struct {
-	reg              *registryFlags
+	reg              *cli.RegistryFlags
 	format           string
 	digestFile       string
 	quiet            bool
@@ -196,7 +196,7 @@ Without DESTINATION the image goes where its name says.`,
 					progress = nil
 				}
 				d, err := imagestore.Push(ctx, s.store, args[0], dest, imagestore.PushOptions{
-					Sys: o.reg.options(g), Format: o.format, RemoveSignatures: o.removeSignatures,
+					Sys: o.reg.Options(g.registriesConf), Format: o.format, RemoveSignatures: o.removeSignatures,
 					Progress: progress, RetryTimes: o.retry,
 				})
 				if err != nil {
@@ -212,7 +212,7 @@ Without DESTINATION the image goes where its name says.`,
 		},
 	}
 	f := cmd.Flags()
-	o.reg = addRegistryFlags(f, true)
+	o.reg = cli.AddRegistryFlags(f, true)
 	f.StringVarP(&o.format, "format", "f", "", "manifest `type` to push: oci, v2s2 or v2s1 (default: as stored)")
 	f.StringVar(&o.digestFile, "digestfile", "", "write the digest of the pushed manifest to `file`")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "do not print progress")

@@ -20,6 +20,7 @@ import (
 	"github.com/ocisuite/suite/shared/auth"
 	"github.com/ocisuite/suite/shared/cli"
 	"github.com/ocisuite/suite/shared/format"
+	shimage "github.com/ocisuite/suite/shared/image"
 	"github.com/ocisuite/suite/shared/imagestore"
 )
 
@@ -325,7 +326,7 @@ func describeConfig(d *inspectData, cfg dockerspec.DockerOCIImage, comment strin
 }
 
 type loginOptions struct {
-	reg  *registryFlags
+	reg  *cli.RegistryFlags
 	flow auth.LoginOptions
 }
 
@@ -341,7 +342,7 @@ written with mode 0600.`,
   echo "$TOKEN" | builder login -u alice --password-stdin registry.example`,
 		Args: cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sys, err := o.reg.options(g).SystemContext()
+			sys, err := o.reg.Options(g.registriesConf).SystemContext()
 			if err != nil {
 				return cli.Usage(err)
 			}
@@ -358,7 +359,7 @@ written with mode 0600.`,
 		},
 	}
 	f := cmd.Flags()
-	o.reg = addRegistryFlags(f, false)
+	o.reg = cli.AddRegistryFlags(f, false)
 	f.StringVarP(&o.flow.Username, "username", "u", "", "`username` for the registry")
 	f.StringVarP(&o.flow.Password, "password", "p", "", "`password` for the registry")
 	f.BoolVar(&o.flow.PasswordStdin, "password-stdin", false, "take the password from stdin")
@@ -380,8 +381,7 @@ func newLogoutCmd(g *globalOptions) *cobra.Command {
 			if all == (len(args) == 1) {
 				return cli.Usage(errors.New("give either a REGISTRY or --all"))
 			}
-			reg := &registryFlags{authFile: authFile, fs: cmd.Flags()}
-			sys, err := reg.options(g).SystemContext()
+			sys, err := shimage.SystemOptions{AuthFile: authFile, RegistriesConf: g.registriesConf}.SystemContext()
 			if err != nil {
 				return cli.Usage(err)
 			}

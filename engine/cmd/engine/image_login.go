@@ -9,10 +9,11 @@ import (
 
 	"github.com/ocisuite/suite/shared/auth"
 	"github.com/ocisuite/suite/shared/cli"
+	shimage "github.com/ocisuite/suite/shared/image"
 )
 
 type loginOptions struct {
-	reg  *imageRegistryFlags
+	reg  *cli.RegistryFlags
 	flow auth.LoginOptions
 }
 
@@ -32,7 +33,7 @@ written with mode 0600.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runImageLogin(cmd, g, o, args[0]) },
 	}
 	f := cmd.Flags()
-	o.reg = addImageRegistryFlags(f, false)
+	o.reg = cli.AddRegistryFlags(f, false)
 	f.StringVarP(&o.flow.Username, "username", "u", "", "`username` for the registry")
 	f.StringVarP(&o.flow.Password, "password", "p", "", "`password` for the registry")
 	f.BoolVar(&o.flow.PasswordStdin, "password-stdin", false, "take the password from stdin")
@@ -43,7 +44,7 @@ written with mode 0600.`,
 
 func runImageLogin(cmd *cobra.Command, g *globalOptions, o *loginOptions, registry string) error {
 	ctx := cmd.Context()
-	sys, err := o.reg.options(g).SystemContext()
+	sys, err := o.reg.Options(g.registriesConf).SystemContext()
 	if err != nil {
 		return cli.Usage(err)
 	}
@@ -72,8 +73,7 @@ func newImageLogoutCmd(g *globalOptions) *cobra.Command {
 			if all == (len(args) == 1) {
 				return cli.Usage(fmt.Errorf("give either a REGISTRY or --all"))
 			}
-			reg := &imageRegistryFlags{authFile: authFile, fs: cmd.Flags()}
-			sys, err := reg.options(g).SystemContext()
+			sys, err := shimage.SystemOptions{AuthFile: authFile, RegistriesConf: g.registriesConf}.SystemContext()
 			if err != nil {
 				return cli.Usage(err)
 			}

@@ -12,7 +12,7 @@ import (
 )
 
 type pullOptions struct {
-	reg        *imageRegistryFlags
+	reg        *cli.RegistryFlags
 	policy     string
 	platform   string
 	os, arch   string
@@ -39,7 +39,7 @@ registry's mirrors are tried first. IMAGE may also be TRANSPORT:DETAILS
 		RunE: func(cmd *cobra.Command, args []string) error { return runPull(cmd, g, o, args) },
 	}
 	f := cmd.Flags()
-	o.reg = addImageRegistryFlags(f, true)
+	o.reg = cli.AddRegistryFlags(f, true)
 	f.StringVar(&o.policy, "policy", "always", "pull `policy`: always, missing, never or newer")
 	f.StringVar(&o.platform, "platform", "", "choose `OS/ARCH[/VARIANT]` from a multi-platform image")
 	f.StringVar(&o.os, "os", "", "choose `os` from a multi-platform image")
@@ -66,7 +66,7 @@ func parsePlatform(p string) (osName, arch, variant string, err error) {
 
 func runPull(cmd *cobra.Command, g *globalOptions, o *pullOptions, names []string) error {
 	po := imagestore.PullOptions{
-		Sys: o.reg.options(g), Policy: o.policy, AllTags: o.allTags,
+		Sys: o.reg.Options(g.registriesConf), Policy: o.policy, AllTags: o.allTags,
 		OS: o.os, Arch: o.arch, Variant: o.variant,
 		Progress: imageProgress(cmd, o.quiet), RetryTimes: o.retry, PolicyPath: o.policyPath,
 	}

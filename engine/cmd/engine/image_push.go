@@ -12,7 +12,7 @@ import (
 )
 
 type pushOptions struct {
-	reg              *imageRegistryFlags
+	reg              *cli.RegistryFlags
 	format           string
 	digestFile       string
 	quiet            bool
@@ -42,7 +42,7 @@ Without DESTINATION the image goes where its name says.`,
 			}
 			return withImageStore(g, func(s storage.Store) error {
 				d, err := imagestore.Push(cmd.Context(), s, args[0], dest, imagestore.PushOptions{
-					Sys: o.reg.options(g), Format: o.format, RemoveSignatures: o.removeSignatures,
+					Sys: o.reg.Options(g.registriesConf), Format: o.format, RemoveSignatures: o.removeSignatures,
 					Progress: imageProgress(cmd, o.quiet), RetryTimes: o.retry, PolicyPath: o.policyPath,
 				})
 				if err != nil {
@@ -58,7 +58,7 @@ Without DESTINATION the image goes where its name says.`,
 		},
 	}
 	f := cmd.Flags()
-	o.reg = addImageRegistryFlags(f, true)
+	o.reg = cli.AddRegistryFlags(f, true)
 	f.StringVarP(&o.format, "format", "f", "", "manifest `type` to push: oci, v2s2 or v2s1 (default: as stored)")
 	f.StringVar(&o.digestFile, "digestfile", "", "write the digest of the pushed manifest to `file`")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "do not print progress")

@@ -9,7 +9,7 @@ import (
 )
 
 type searchOptions struct {
-	reg       *imageRegistryFlags
+	reg       *cli.RegistryFlags
 	limit     int
 	listTags  bool
 	format    string
@@ -30,7 +30,7 @@ repository (REGISTRY/REPOSITORY) and its tags are listed.`,
   engine search --list-tags registry.example/tools/busybox`,
 		Args: cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := imagestore.Search(cmd.Context(), args[0], imagestore.SearchOptions{Sys: o.reg.options(g), Limit: o.limit, ListTags: o.listTags})
+			res, err := imagestore.Search(cmd.Context(), args[0], imagestore.SearchOptions{Sys: o.reg.Options(g.registriesConf), Limit: o.limit, ListTags: o.listTags})
 			if err != nil {
 				return err
 			}
@@ -61,7 +61,7 @@ repository (REGISTRY/REPOSITORY) and its tags are listed.`,
 		},
 	}
 	f := cmd.Flags()
-	o.reg = addImageRegistryFlags(f, true)
+	o.reg = cli.AddRegistryFlags(f, true)
 	f.IntVar(&o.limit, "limit", 0, "at most `n` results per registry (default 25)")
 	f.BoolVar(&o.listTags, "list-tags", false, "list the tags of the repository TERM")
 	f.StringVar(&o.format, "format", "", "pretty-print with a Go `template`, \"table …\" or json")

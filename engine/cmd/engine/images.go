@@ -6,13 +6,10 @@ import (
 	"io"
 	"os"
 
-	"github.com/containers/image/v5/types"
 	"github.com/containers/storage"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/ocisuite/suite/shared/cli"
-	shimage "github.com/ocisuite/suite/shared/image"
 	"github.com/ocisuite/suite/shared/store"
 )
 
@@ -51,39 +48,6 @@ func withImageStore(g *globalOptions, fn func(s storage.Store) error) error {
 	}
 	defer func() { _, _ = s.Shutdown(false) }()
 	return fn(s)
-}
-
-// imageRegistryFlags are the registry options of pull, push, search, login.
-type imageRegistryFlags struct {
-	authFile  string
-	creds     string
-	certDir   string
-	tlsVerify bool
-	fs        *pflag.FlagSet
-}
-
-func addImageRegistryFlags(fs *pflag.FlagSet, creds bool) *imageRegistryFlags {
-	f := &imageRegistryFlags{fs: fs}
-	fs.StringVar(&f.authFile, "authfile", "", "path of the authentication `file` (default: ${XDG_RUNTIME_DIR}/containers/auth.json)")
-	if creds {
-		fs.StringVar(&f.creds, "creds", "", "use `USERNAME[:PASSWORD]` for accessing the registry")
-	}
-	fs.StringVar(&f.certDir, "cert-dir", "", "use certificates at `path` (*.crt, *.cert, *.key) to connect to the registry")
-	fs.BoolVar(&f.tlsVerify, "tls-verify", true, "require HTTPS and verify certificates when contacting registries (default from registries.conf)")
-	return f
-}
-
-func (f *imageRegistryFlags) options(g *globalOptions) shimage.SystemOptions {
-	o := shimage.SystemOptions{
-		AuthFile:       f.authFile,
-		Creds:          f.creds,
-		CertDir:        f.certDir,
-		RegistriesConf: g.registriesConf,
-	}
-	if f.fs.Changed("tls-verify") {
-		o.TLSVerify = types.NewOptionalBool(f.tlsVerify)
-	}
-	return o
 }
 
 // imageProgress is where pull, push and save report their steps: stderr,
