@@ -34,8 +34,8 @@ func workingCommands(g *globalOptions) []*cobra.Command {
 		newPushCmd(g),
 		newTagCmd(g),
 		newRmiCmd(g),
-		newLoginCmd(g),
-		newLogoutCmd(g),
+		cli.LoginCmd("builder", &g.registriesConf),
+		cli.LogoutCmd("builder", &g.registriesConf),
 		newUnshareCmd(g),
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 	"unicode"
@@ -17,10 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ocisuite/suite/builder/container"
-	"github.com/ocisuite/suite/shared/auth"
 	"github.com/ocisuite/suite/shared/cli"
 	"github.com/ocisuite/suite/shared/format"
-	shimage "github.com/ocisuite/suite/shared/image"
 	"github.com/ocisuite/suite/shared/imagestore"
 )
 
@@ -323,76 +320,4 @@ func describeConfig(d *inspectData, cfg dockerspec.DockerOCIImage, comment strin
 		d.Docker.ContainerConfig = *d.Docker.Config
 	}
 	return nil
-}
-
-type loginOptions struct {
-	reg  *cli.RegistryFlags
-	flow auth.LoginOptions
-}
-
-func newLoginCmd(g *globalOptions) *cobra.Command {
-	o := &loginOptions{}
-	cmd := &cobra.Command{
-		Use:   "login [flags] REGISTRY",
-		Short: "Log in to a container registry",
-		Long: `Check the credentials against REGISTRY and store them in auth.json
-(--authfile, REGISTRY_AUTH_FILE, or ${XDG_RUNTIME_DIR}/containers/auth.json),
-written with mode 0600.`,
-		Example: `  builder login -u alice registry.example
-  echo "$TOKEN" | builder login -u alice --password-stdin registry.example`,
-		Args: cli.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			sys, err := o.reg.Options(g.registriesConf).SystemContext()
-			if err != nil {
-				return cli.Usage(err)
-			}
-			flow := o.flow
-			flow.Stdin, flow.Stdout = cmd.InOrStdin(), cmd.OutOrStdout()
-			if cmd.InOrStdin() == os.Stdin && cli.IsTerminal(os.Stdin) {
-				flow.Terminal = os.Stdin
-			}
-			err = auth.LoginFlow(cmd.Context(), sys, args[0], flow)
-			if errors.Is(err, auth.ErrInvalidOptions) {
-				return cli.Usage(err)
-			}
-			return err
-		},
-	}
-	f := cmd.Flags()
-	o.reg = cli.AddRegistryFlags(f, false)
-	f.StringVarP(&o.flow.Username, "username", "u", "", "`username` for the registry")
-	f.StringVarP(&o.flow.Password, "password", "p", "", "`password` for the registry")
-	f.BoolVar(&o.flow.PasswordStdin, "password-stdin", false, "take the password from stdin")
-	f.BoolVar(&o.flow.GetLogin, "get-login", false, "print the user logged in to the registry")
-	f.BoolVarP(&o.flow.Verbose, "verbose", "v", false, "say which auth file was written")
-	return cmd
-}
-
-func newLogoutCmd(g *globalOptions) *cobra.Command {
-	var authFile string
-	var all bool
-	cmd := &cobra.Command{
-		Use:   "logout [flags] REGISTRY | --all",
-		Short: "Log out of a container registry",
-		Example: `  builder logout registry.example
-  builder logout --all`,
-		Args: cli.RangeArgs(0, 1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if all == (len(args) == 1) {
-				return cli.Usage(errors.New("give either a REGISTRY or --all"))
-			}
-			sys, err := shimage.SystemOptions{AuthFile: authFile, RegistriesConf: g.registriesConf}.SystemContext()
-			if err != nil {
-				return cli.Usage(err)
-			}
-			registry := ""
-			if !all {
-				registry = args[0]
-			}
-			return auth.LogoutFlow(sys, registry, cmd.OutOrStdout())
-		},
-	}
-	cmd.Flags().StringVar(&authFile, "authfile", "", "path of the authentication `file`")
-	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove the credentials of every registry")
-	return cmd
 }

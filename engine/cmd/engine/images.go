@@ -36,7 +36,7 @@ func imageCommands(g *globalOptions) []*cobra.Command {
 		newPullCmd(g), newPushCmd(g), newImagesCmd(g), newRmiCmd(g),
 		newTagCmd(g), newUntagCmd(g), newSaveCmd(g), newLoadCmd(g),
 		newImportCmd(g), newHistoryCmd(g), newSearchCmd(g),
-		newImageLoginCmd(g), newImageLogoutCmd(g), newBuildCmd(g),
+		cli.LoginCmd("engine", &g.registriesConf), cli.LogoutCmd("engine", &g.registriesConf), newBuildCmd(g),
 	}
 }
 
