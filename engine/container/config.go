@@ -157,6 +157,17 @@ type State struct {
 	// Net is this run's network namespace, addresses and ports (bridge
 	// networks), set up by init and torn down by finish.
 	Net *network.Status `json:"net,omitempty"`
+	// Op is the operation in progress (start, stop, checkpoint…), marked
+	// so that other writers wait for it without a lock held across the
+	// runtime calls, and so that a killed owner is seen.
+	Op *Op `json:"op,omitempty"`
+}
+
+// Op marks an operation in progress on a container.
+type Op struct {
+	Name  string `json:"name"`
+	Pid   int    `json:"pid"`
+	Start uint64 `json:"start"` // the owner's start time, against PID reuse
 }
 
 // Health is the healthcheck's record.

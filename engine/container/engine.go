@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containers/storage"
 	"github.com/containers/storage/pkg/lockfile"
+	"github.com/sirupsen/logrus"
 
 	"github.com/ocisuite/suite/config"
 	"github.com/ocisuite/suite/engine/monitor"
@@ -43,6 +46,9 @@ type Engine struct {
 	// Rootless is set for an unprivileged user's engine, which runs in the
 	// user's namespace (shared/userns) with no cgroup of its own.
 	Rootless bool
+
+	heldMu sync.Mutex
+	held   map[string]*Op // operation markers this process holds, by container ID
 }
 
 // Options build an Engine.
@@ -110,7 +116,10 @@ func (e *Engine) stateFile(id string) (string, error) {
 	return filepath.Join(d, "engine-state.json"), nil
 }
 
-// lock takes the container's own lock; nothing else is locked with it.
+// lock takes the container's own file lock. It guards read-modify-write
+// of the container's record only and is never held across a runtime
+// call: operations that call the runtime take the record's operation
+// marker instead (acquire).
 func (e *Engine) lock(id string) (func(), error) {
 	d, err := e.Store.ContainerDirectory(id)
 	if err != nil {
@@ -124,19 +133,147 @@ func (e *Engine) lock(id string) (func(), error) {
 	return l.Unlock, nil
 }
 
-// acquire takes the container's lock and reads its current record; the
-// caller releases the lock with the returned function.
+// acquire reads the container's record and marks an operation in progress
+// on it (see acquireOp); the caller ends the operation with the returned
+// function.
 func (e *Engine) acquire(id string) (*Container, func(), error) {
-	unlock, err := e.lock(id)
-	if err != nil {
-		return nil, nil, err
+	return e.acquireOp(context.Background(), id, "update")
+}
+
+// acquireOp starts operation op on a container. The container's file lock
+// is held only while its record is read and the operation's marker (op,
+// PID of this process) is written into it; the runtime calls that follow
+// run with no lock held. Another operation waits for a marker whose owner
+// is alive and takes over one whose owner is gone (a killed command), so
+// the next command can always use the container. Readers (ps, inspect,
+// logs) and kill never wait. The returned function removes the marker.
+func (e *Engine) acquireOp(ctx context.Context, id, op string) (*Container, func(), error) {
+	me := &Op{Name: op, Pid: os.Getpid(), Start: procStart(os.Getpid())}
+	delay := 2 * time.Millisecond
+	logged := false
+	for {
+		c, busy, err := e.tryAcquire(id, me)
+		if err != nil {
+			return nil, nil, err
+		}
+		if busy == nil {
+			e.holdOp(c.ID, me)
+			return c, func() { e.releaseOp(c.ID, me) }, nil
+		}
+		if !logged {
+			logrus.Debugf("container %s: waiting for %s by PID %d to finish", c.Name, busy.Name, busy.Pid)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("container %s: waiting for %s by PID %d: %w", c.Name, busy.Name, busy.Pid, ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 50*time.Millisecond)
 	}
+}
+
+// tryAcquire is one attempt of acquireOp, under the file lock: it returns
+// the live operation in the way, or marks me in the record.
+func (e *Engine) tryAcquire(id string, me *Op) (*Container, *Op, error) {
 	c, err := e.Lookup(id)
 	if err != nil {
-		unlock()
 		return nil, nil, err
 	}
-	return c, unlock, nil
+	unlock, err := e.lock(c.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	c, err = e.Lookup(c.ID) // the record as of the lock
+	if err != nil {
+		return nil, nil, err
+	}
+	if cur := c.State.Op; cur != nil {
+		if cur.live() && !cur.same(me) {
+			return c, cur, nil
+		}
+		if !cur.same(me) {
+			logrus.Infof("container %s: %s by PID %d was interrupted, taking over its record", c.Name, cur.Name, cur.Pid)
+		}
+	}
+	// The marker goes onto the record as stored; what Lookup folded in
+	// (an exit conmon recorded) is the operation's to write.
+	raw, err := e.readState(c.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw.Op = me
+	if err := e.putState(c.ID, raw); err != nil {
+		return nil, nil, err
+	}
+	c.State.Op = me
+	return c, nil, nil
+}
+
+// releaseOp removes me's marker from the record, if the container still
+// exists and the marker is still me.
+func (e *Engine) releaseOp(id string, me *Op) {
+	e.heldMu.Lock()
+	delete(e.held, id)
+	e.heldMu.Unlock()
+	unlock, err := e.lock(id)
+	if err != nil {
+		return // removed by the operation
+	}
+	defer unlock()
+	st, err := e.readState(id)
+	if err != nil || st.Op == nil || !st.Op.same(me) {
+		return
+	}
+	st.Op = nil
+	if err := e.putState(id, st); err != nil {
+		logrus.Warnf("container %s: ending %s: %v", id, me.Name, err)
+	}
+}
+
+func (e *Engine) holdOp(id string, op *Op) {
+	e.heldMu.Lock()
+	defer e.heldMu.Unlock()
+	if e.held == nil {
+		e.held = map[string]*Op{}
+	}
+	e.held[id] = op
+}
+
+// heldOp is the marker this process holds on a container, if any.
+func (e *Engine) heldOp(id string) *Op {
+	e.heldMu.Lock()
+	defer e.heldMu.Unlock()
+	return e.held[id]
+}
+
+// live reports whether the operation's process still runs: the same PID
+// with the same start time (a reused PID is not the owner).
+func (o *Op) live() bool {
+	return o.Pid > 0 && alive(o.Pid) && procStart(o.Pid) == o.Start
+}
+
+func (o *Op) same(p *Op) bool { return o.Pid == p.Pid && o.Start == p.Start && o.Name == p.Name }
+
+// procStart is a process's start time in clock ticks since boot (field 22
+// of /proc/PID/stat); 0 when it cannot be read.
+func procStart(pid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndex(s, ")")
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0
+	}
+	n, _ := strconv.ParseUint(f[19], 10, 64)
+	return n
 }
 
 // decodeConfig reads the engine's record from a storage container; ok is
@@ -173,8 +310,20 @@ func (e *Engine) readState(id string) (State, error) {
 	return st, nil
 }
 
-// writeState replaces the state file atomically.
+// writeState replaces the state file atomically. The operation marker is
+// not the caller's to change: it is the one this process holds, else the
+// one on disk.
 func (e *Engine) writeState(id string, st State) error {
+	if op := e.heldOp(id); op != nil {
+		st.Op = op
+	} else if cur, err := e.readState(id); err == nil {
+		st.Op = cur.Op
+	}
+	return e.putState(id, st)
+}
+
+// putState writes st as it is.
+func (e *Engine) putState(id string, st State) error {
 	p, err := e.stateFile(id)
 	if err != nil {
 		return err
@@ -183,7 +332,7 @@ func (e *Engine) writeState(id string, st State) error {
 	if err != nil {
 		return err
 	}
-	tmp := p + ".tmp"
+	tmp := fmt.Sprintf("%s.%d.tmp", p, os.Getpid())
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
 	}

@@ -30,6 +30,10 @@ type InspectData struct {
 	NetworkSettings InspectNetworkSettings `json:"NetworkSettings"`
 }
 
+// Id is ID under docker's name, so that docker's `inspect --format
+// '{{.Id}}'` works as well as podman's `{{.ID}}`.
+func (d InspectData) Id() string { return d.ID } //nolint:revive // docker's spelling
+
 // InspectState is State in podman's shape.
 type InspectState struct {
 	OciVersion string    `json:"OciVersion"`

@@ -25,7 +25,7 @@ const InitPath = "/run/engine-init"
 // starting it. size is the terminal's size for a container with a TTY
 // (nil: 24×80).
 func (e *Engine) Init(ctx context.Context, id string, size *specs.Box) (*Container, error) {
-	c, unlock, err := e.acquire(id)
+	c, unlock, err := e.acquireOp(ctx, id, "init")
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +36,7 @@ func (e *Engine) Init(ctx context.Context, id string, size *specs.Box) (*Contain
 	return c, nil
 }
 
-// init does Init's work with the container's lock held.
+// init does Init's work under the container's operation marker.
 func (e *Engine) init(ctx context.Context, c *Container, size *specs.Box) error {
 	switch c.State.Status {
 	case StatusConfigured, StatusExited:
@@ -146,7 +146,7 @@ func (e *Engine) init(ctx context.Context, c *Container, size *specs.Box) error 
 
 // Start starts a container, creating it in the runtime first if needed.
 func (e *Engine) Start(ctx context.Context, id string) (*Container, error) {
-	c, unlock, err := e.acquire(id)
+	c, unlock, err := e.acquireOp(ctx, id, "start")
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +167,7 @@ func (e *Engine) Start(ctx context.Context, id string) (*Container, error) {
 	return c, nil
 }
 
-// start runs the runtime's start on a created container (lock held).
+// start runs the runtime's start on a created container (operation marker held).
 func (e *Engine) start(ctx context.Context, c *Container) error {
 	if err := e.Runtime.Start(ctx, c.ID); err != nil {
 		e.finish(ctx, c)

@@ -92,25 +92,29 @@ type StopOptions struct {
 }
 
 // Stop sends the stop signal, then SIGKILL after the timeout, and waits for
-// the container to end. Stopping a stopped container is not an error.
+// the container to end. Stopping a stopped container is not an error. No
+// operation marker is held while it waits, so kill, rm -f and the exit
+// command act at once.
 func (e *Engine) Stop(ctx context.Context, id string, o StopOptions) (*Container, error) {
-	c, unlock, err := e.acquire(id)
+	c, release, err := e.acquireOp(ctx, id, "stop")
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
 	// Marked first, so that a restart policy waiting in the exit command
 	// does not bring the container back.
 	c.State.StoppedByUser = true
 	if err := e.writeState(c.ID, c.State); err != nil {
+		release()
 		return nil, err
 	}
 	switch {
 	case c.Running():
 	case c.State.Status == StatusCreated:
+		defer release()
 		e.finish(ctx, c)
 		return c, nil
 	default:
+		defer release()
 		if c.State.Pid != 0 || c.State.Mountpoint != "" {
 			e.finish(ctx, c)
 		}
@@ -126,12 +130,14 @@ func (e *Engine) Stop(ctx context.Context, id string, o StopOptions) (*Container
 	}
 	if timeout > 0 {
 		if err := e.Runtime.Kill(ctx, c.ID, sig, false); err != nil && !errors.Is(err, oci.ErrNotRunning) && !errors.Is(err, oci.ErrNotExist) {
+			release()
 			return nil, fmt.Errorf("stopping %s: %w", c.Name, err)
 		}
 		if c.State.Status == StatusPaused {
 			_ = e.Runtime.Resume(ctx, c.ID)
 		}
 	}
+	release()
 	if timeout == 0 || !e.waitExit(ctx, c, time.Duration(timeout)*time.Second) {
 		if timeout > 0 {
 			logrus.Infof("container %s did not stop within %ds, sending SIGKILL", c.Name, timeout)
@@ -140,7 +146,19 @@ func (e *Engine) Stop(ctx context.Context, id string, o StopOptions) (*Container
 			return nil, err
 		}
 	}
-	e.finish(ctx, c)
+	// The record again, as the exit command (or rm) may have moved on.
+	cur, release, err := e.acquireOp(ctx, c.ID, "stop")
+	if errors.Is(err, ErrNoSuchContainer) {
+		return c, nil // removed meanwhile: stopped all the same
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	c = cur
+	if c.Running() || c.State.Status == StatusCreated || c.State.Pid != 0 || c.State.Mountpoint != "" {
+		e.finish(ctx, c)
+	}
 	e.event(c, "stop")
 	return c, nil
 }
@@ -162,17 +180,20 @@ func (e *Engine) kill9(ctx context.Context, c *Container) error {
 	return nil
 }
 
-// Kill sends sig to the container's main process.
+// Kill sends sig to the container's main process. It takes no lock and
+// waits for no operation: a signal is never held up.
 func (e *Engine) Kill(ctx context.Context, id string, sig syscall.Signal) (*Container, error) {
-	c, unlock, err := e.acquire(id)
+	c, err := e.Lookup(id)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
 	if !c.Running() {
 		return nil, errNotRunning(c)
 	}
 	if err := e.Runtime.Kill(ctx, c.ID, sig, false); err != nil {
+		if errors.Is(err, oci.ErrNotRunning) || errors.Is(err, oci.ErrNotExist) {
+			return nil, errNotRunning(c)
+		}
 		return nil, fmt.Errorf("killing %s: %w", c.Name, err)
 	}
 	e.event(c, "kill")
@@ -182,7 +203,7 @@ func (e *Engine) Kill(ctx context.Context, id string, sig syscall.Signal) (*Cont
 // Cleanup is conmon's exit command: it records the exit, tears down what
 // the container used, applies the restart policy and --rm.
 func (e *Engine) Cleanup(ctx context.Context, id string) error {
-	c, unlock, err := e.acquire(id)
+	c, unlock, err := e.acquireOp(ctx, id, "cleanup")
 	if err != nil {
 		return err
 	}
@@ -204,7 +225,7 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 	// so that stop and rm act at once.
 	delay := min(100*time.Millisecond<<min(c.State.RestartCount, 6), 5*time.Second)
 	time.Sleep(delay)
-	c, unlock, err = e.acquire(id)
+	c, unlock, err = e.acquireOp(ctx, id, "restart")
 	if err != nil {
 		return err
 	}
@@ -244,7 +265,7 @@ type RemoveOptions struct {
 
 // Remove deletes a container: its runtime state, storage and record.
 func (e *Engine) Remove(ctx context.Context, id string, o RemoveOptions) error {
-	c, unlock, err := e.acquire(id)
+	c, unlock, err := e.acquireOp(ctx, id, "remove")
 	if err != nil {
 		return err
 	}
@@ -336,7 +357,7 @@ func (e *Engine) Unpause(ctx context.Context, id string) (*Container, error) {
 }
 
 func (e *Engine) transition(ctx context.Context, id string, from, to Status, verb string, op func(context.Context, string) error) (*Container, error) {
-	c, unlock, err := e.acquire(id)
+	c, unlock, err := e.acquireOp(ctx, id, verb)
 	if err != nil {
 		return nil, err
 	}
@@ -357,7 +378,7 @@ func (e *Engine) transition(ctx context.Context, id string, from, to Status, ver
 
 // Rename gives a container a new name.
 func (e *Engine) Rename(ctx context.Context, id, name string) error {
-	c, unlock, err := e.acquire(id)
+	c, unlock, err := e.acquireOp(ctx, id, "rename")
 	if err != nil {
 		return err
 	}

@@ -139,7 +139,30 @@ func (e *Engine) checkContainer(ctx context.Context, cfg Config, layerID string,
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
+	// mark takes the container for a repair that calls the runtime: the
+	// file lock is given up, and the record carries this check's marker.
+	me := &Op{Name: "check", Pid: os.Getpid(), Start: procStart(os.Getpid())}
+	mark := func(st State) error {
+		st.Op = me
+		if err := e.putState(cfg.ID, st); err != nil {
+			return err
+		}
+		e.holdOp(cfg.ID, me)
+		unlock()
+		locked = false
+		return nil
+	}
+	defer func() {
+		if e.heldOp(cfg.ID) == me {
+			e.releaseOp(cfg.ID, me)
+		}
+	}()
 	var out []Problem
 	problem := func(msg string, fix func() error) {
 		p := Problem{Kind: "container", ID: cfg.ID, Name: cfg.Name, Problem: msg}
@@ -175,10 +198,22 @@ func (e *Engine) checkContainer(ctx context.Context, cfg Config, layerID string,
 	case json.Unmarshal(b, &c.State) != nil:
 		problem("state file is corrupt", func() error {
 			c.State = State{Status: StatusExited, ExitCode: -1, Error: "state file was corrupt (repaired by system check)"}
+			if err := mark(c.State); err != nil {
+				return err
+			}
 			e.finish(ctx, c)
 			return nil
 		})
 		return out, nil
+	}
+	if c.State.Op != nil && c.State.Op.live() {
+		return out, nil // another command is working on it
+	}
+	if op := c.State.Op; op != nil {
+		problem(fmt.Sprintf("%s by PID %d was interrupted (the command was killed)", op.Name, op.Pid), func() error {
+			c.State.Op = nil
+			return e.putState(cfg.ID, c.State)
+		})
 	}
 	st := c.State
 	live := c.Running() || st.Status == StatusCreated
@@ -189,6 +224,9 @@ func (e *Engine) checkContainer(ctx context.Context, cfg Config, layerID string,
 			_ = syscall.Kill(st.Pid, syscall.SIGKILL) // a container process left without its monitor
 			c.State.Error = "monitor was gone (repaired by system check)"
 			c.State.ExitCode = -1
+			if err := mark(c.State); err != nil {
+				return err
+			}
 			e.finish(ctx, c)
 			return nil
 		})
