@@ -15,6 +15,7 @@ import (
 	"github.com/containers/storage"
 	"github.com/containers/storage/pkg/lockfile"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/ocisuite/suite/config"
 	"github.com/ocisuite/suite/engine/monitor"
@@ -149,8 +150,8 @@ func (e *Engine) acquire(id string) (*Container, func(), error) {
 // logs) and kill never wait. The returned function removes the marker.
 func (e *Engine) acquireOp(ctx context.Context, id, op string) (*Container, func(), error) {
 	me := &Op{Name: op, Pid: os.Getpid(), Start: procStart(os.Getpid())}
-	delay := 2 * time.Millisecond
-	logged := false
+	var w *recordWatch
+	defer func() { w.close() }()
 	for {
 		c, busy, err := e.tryAcquire(id, me)
 		if err != nil {
@@ -160,16 +161,90 @@ func (e *Engine) acquireOp(ctx context.Context, id, op string) (*Container, func
 			e.holdOp(c.ID, me)
 			return c, func() { e.releaseOp(c.ID, me) }, nil
 		}
-		if !logged {
+		if w == nil {
 			logrus.Debugf("container %s: waiting for %s by PID %d to finish", c.Name, busy.Name, busy.Pid)
-			logged = true
+			// Watch first, then look again: a change between the two
+			// is not missed.
+			w = e.watchRecord(c.ID)
+			continue
 		}
-		select {
-		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("container %s: waiting for %s by PID %d: %w", c.Name, busy.Name, busy.Pid, ctx.Err())
-		case <-time.After(delay):
+		if err := w.wait(ctx, busy.Pid); err != nil {
+			return nil, nil, fmt.Errorf("container %s: waiting for %s by PID %d: %w", c.Name, busy.Name, busy.Pid, err)
 		}
-		delay = min(delay*2, 50*time.Millisecond)
+	}
+}
+
+// recordWatch wakes a waiting operation when a container's record changes
+// (inotify on its directory) or when the owner of the marker in its way
+// exits (a pidfd), with a polling fallback where either is missing.
+type recordWatch struct {
+	ino int // inotify fd, -1 if none
+}
+
+func (e *Engine) watchRecord(id string) *recordWatch {
+	w := &recordWatch{ino: -1}
+	d, err := e.Store.ContainerDirectory(id)
+	if err != nil {
+		return w
+	}
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return w
+	}
+	if _, err := unix.InotifyAddWatch(fd, d, unix.IN_MOVED_TO|unix.IN_CLOSE_WRITE|unix.IN_DELETE_SELF|unix.IN_DELETE); err != nil {
+		unix.Close(fd)
+		return w
+	}
+	w.ino = fd
+	return w
+}
+
+func (w *recordWatch) close() {
+	if w != nil && w.ino >= 0 {
+		unix.Close(w.ino)
+	}
+}
+
+// wait returns after a change of the record, the exit of pid, 100 ms, or
+// the end of ctx (its error).
+func (w *recordWatch) wait(ctx context.Context, pid int) error {
+	fds := make([]unix.PollFd, 0, 2)
+	if w.ino >= 0 {
+		fds = append(fds, unix.PollFd{Fd: int32(w.ino), Events: unix.POLLIN})
+	}
+	if pfd, err := unix.PidfdOpen(pid, 0); err == nil {
+		defer unix.Close(pfd)
+		fds = append(fds, unix.PollFd{Fd: int32(pfd), Events: unix.POLLIN})
+	}
+	deadline := time.Now().Add(100 * time.Millisecond)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil
+		}
+		n, err := unix.Poll(fds, int(min(left, 20*time.Millisecond)/time.Millisecond)+1)
+		if err != nil && err != unix.EINTR {
+			return nil // fall back to looking again
+		}
+		if n > 0 {
+			if w.ino >= 0 {
+				drain(w.ino)
+			}
+			return nil
+		}
+	}
+}
+
+// drain empties a non-blocking inotify fd.
+func drain(fd int) {
+	var buf [4096]byte
+	for {
+		if n, err := unix.Read(fd, buf[:]); n <= 0 || err != nil {
+			return
+		}
 	}
 }
 
