@@ -128,7 +128,7 @@ func memoryTracking(ctx context.Context, criuPath string) error {
 }
 
 // preCheckpoint dumps the container's memory and leaves it running.
-func (e *Engine) preCheckpoint(ctx context.Context, c *Container, criuPath string) (*CheckpointResult, error) {
+func (e *Engine) preCheckpoint(ctx context.Context, c *Container, criuPath string, o CheckpointOptions) (*CheckpointResult, error) {
 	pre, err := e.preCheckpointDir(c.ID)
 	if err != nil {
 		return nil, err
@@ -145,6 +145,11 @@ func (e *Engine) preCheckpoint(ctx context.Context, c *Container, criuPath strin
 	if err != nil {
 		os.RemoveAll(pre)
 		return nil, fmt.Errorf("pre-checkpointing %s: %w", c.Name, err)
+	}
+	if o.Export != "" {
+		if err := e.exportPreCheckpoint(c, pre, o); err != nil {
+			return nil, err
+		}
 	}
 	e.event(c, "checkpoint")
 	return &CheckpointResult{ID: c.ID, Name: c.Name, RuntimeDuration: time.Since(start).Microseconds()}, nil
@@ -176,11 +181,17 @@ type CheckpointOptions struct {
 	// since and the container is frozen for less time. Both need the
 	// kernel's memory change tracking (soft-dirty bits).
 	PreCheckpoint, WithPrevious bool
+	// IncludeImage puts the base image into the archive (Export,
+	// CreateImage, migrate) for targets with no registry.
+	IncludeImage bool
 
 	// stream receives the archive instead of a file (migrate), written
 	// with Compress; configure rewrites the configuration it carries.
 	stream    io.Writer
 	configure func(*Container) Config
+	// imageFile is the base image saved for IncludeImage
+	// (checkpoint_embed.go).
+	imageFile string
 }
 
 // CheckpointResult is what one checkpoint did.
@@ -230,7 +241,7 @@ func (e *Engine) Checkpoint(ctx context.Context, id string, o CheckpointOptions)
 		}
 	}
 	if o.PreCheckpoint {
-		return e.preCheckpoint(ctx, c, criuPath)
+		return e.preCheckpoint(ctx, c, criuPath, o)
 	}
 	zombies, err := e.checkProcs(ctx, c)
 	if err != nil {
@@ -251,6 +262,13 @@ func (e *Engine) Checkpoint(ctx context.Context, id string, o CheckpointOptions)
 		return nil, err
 	}
 	os.Remove(filepath.Join(bundle, "dump.log"))
+	// The base image is saved before the dump: not while the container
+	// is frozen.
+	cleanupImage, err := e.saveIncludedImage(ctx, c, &o)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanupImage()
 	if !o.LeaveRunning {
 		// The exit command that follows the dump must not restart it.
 		c.State.StoppedByUser = true
@@ -385,6 +403,9 @@ type RestoreOptions struct {
 	// IgnoreStaticIP and IgnoreStaticMAC drop an import's --network
 	// ip=/ip6= and mac= settings, so the copy gets new ones.
 	IgnoreStaticIP, IgnoreStaticMAC bool
+	// ImportPrevious is the pre-checkpoint archive (checkpoint
+	// --pre-checkpoint --export) an import's checkpoint was made on top of.
+	ImportPrevious string
 }
 
 // RestoreResult is what one restore did.
@@ -406,6 +427,9 @@ func (e *Engine) Restore(ctx context.Context, id string, o RestoreOptions) (*Res
 	}
 	if o.IgnoreRootfs || o.IgnoreVolumes {
 		return nil, errors.New("--ignore-rootfs and --ignore-volumes apply to --import or a checkpoint image: a container restored in place keeps its own")
+	}
+	if o.ImportPrevious != "" {
+		return nil, errors.New("--import-previous needs --import")
 	}
 	c, unlock, err := e.acquire(id)
 	if err != nil {

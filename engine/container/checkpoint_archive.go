@@ -32,15 +32,24 @@ import (
 // The checkpoint archive is one tar (compressed or not):
 //
 //	manifest.json      archiveManifest, the first entry
+//	image/docker-archive.tar  the base image (checkpoint --include-image)
 //	checkpoint/…       CRIU's images
 //	spec.json          the OCI spec the container ran with (for reference)
 //	rootfs-diff.tar    the container layer's changes (store.Diff, whiteouts included)
 //	deleted.json       the paths the container deleted from its image
 //	index.json         every entry above with its size and SHA-256, the last entry
 //
-// The index at the end tells a complete archive from a truncated one.
+// The index at the end tells a complete archive from a truncated one. A
+// pre-checkpoint archive (checkpoint --pre-checkpoint --export) has only
+// the manifest, CRIU's images and the index.
+//
+// An archive that needs more of its reader than version 1 did (an
+// included image, a pre-checkpoint, a checkpoint made on top of one) is
+// version 2, which older engines refuse in one line; the rest stay
+// version 1.
 const (
-	archiveVersion  = 1
+	archiveVersion  = 2
+	archiveVersion1 = 1
 	archiveManifest = "manifest.json"
 	archiveIndex    = "index.json"
 	archiveDiff     = "rootfs-diff.tar"
@@ -68,8 +77,16 @@ type CheckpointManifest struct {
 	RootfsIgnored bool `json:"rootfsIgnored,omitempty"`
 	// Volumes are the named volumes whose content is in volumes/NAME.tar.
 	Volumes []string `json:"volumes,omitempty"`
-	CRIU    string   `json:"criu,omitempty"`
-	Config  Config   `json:"config"`
+	// ImageArchive is the entry holding the base image (archiveImage),
+	// "" when the image is not in the archive.
+	ImageArchive string `json:"imageArchive,omitempty"`
+	// PreCheckpoint: the archive holds a pre-checkpoint (memory only);
+	// WithPrevious: its checkpoint was made on top of one, which restore
+	// needs as --import-previous.
+	PreCheckpoint bool   `json:"preCheckpoint,omitempty"`
+	WithPrevious  bool   `json:"withPrevious,omitempty"`
+	CRIU          string `json:"criu,omitempty"`
+	Config        Config `json:"config"`
 	// Host is what the source host had (restore compares it with its own).
 	Host HostFacts `json:"host"`
 }
@@ -138,6 +155,14 @@ func (e *Engine) exportCheckpoint(c *Container, imgDir, dest string, o Checkpoin
 	if err != nil {
 		return err
 	}
+	return writeFileAtomic(dest, func(w io.Writer) error {
+		return e.writeArchive(c, imgDir, w, comp, o)
+	})
+}
+
+// writeFileAtomic writes dest (mode 0600) through write: a temporary file
+// beside it renamed when complete.
+func writeFileAtomic(dest string, write func(io.Writer) error) error {
 	abs, err := filepath.Abs(dest)
 	if err != nil {
 		return err
@@ -153,7 +178,7 @@ func (e *Engine) exportCheckpoint(c *Container, imgDir, dest string, o Checkpoin
 			os.Remove(out.Name())
 		}
 	}()
-	if err := e.writeArchive(c, imgDir, out, comp, o); err != nil {
+	if err := write(out); err != nil {
 		return err
 	}
 	if err := out.Sync(); err != nil {
@@ -179,7 +204,13 @@ func (e *Engine) writeArchive(c *Container, imgDir string, w io.Writer, comp arc
 	if err != nil {
 		return err
 	}
-	m := CheckpointManifest{Version: archiveVersion, Engine: cli.Version, Created: time.Now().UTC(), Image: c.ImageName, ImageID: c.ImageID, Config: c.Config, RootfsIgnored: o.IgnoreRootfs}
+	m := CheckpointManifest{Version: archiveVersion1, Engine: cli.Version, Created: time.Now().UTC(), Image: c.ImageName, ImageID: c.ImageID, Config: c.Config, RootfsIgnored: o.IgnoreRootfs, WithPrevious: o.WithPrevious}
+	if o.imageFile != "" {
+		m.ImageArchive = archiveImage
+	}
+	if m.ImageArchive != "" || m.WithPrevious {
+		m.Version = archiveVersion
+	}
 	if o.configure != nil {
 		m.Config = o.configure(c)
 	}
@@ -243,17 +274,15 @@ func (e *Engine) writeArchive(c *Container, imgDir string, w io.Writer, comp arc
 	if err := a.addBytes(archiveManifest, mb); err != nil {
 		return err
 	}
-	ents, err := os.ReadDir(imgDir)
-	if err != nil {
-		return err
-	}
-	for _, ent := range ents {
-		if !ent.Type().IsRegular() {
-			continue
-		}
-		if err := a.addFile(archiveImages+"/"+ent.Name(), filepath.Join(imgDir, ent.Name())); err != nil {
+	// The image goes first: a target that lacks it loads it while CRIU's
+	// images arrive.
+	if o.imageFile != "" {
+		if err := a.addFile(archiveImage, o.imageFile); err != nil {
 			return err
 		}
+	}
+	if err := a.addImages(imgDir); err != nil {
+		return err
 	}
 	if bundle, err := e.bundle(c.ID); err == nil {
 		if _, err := os.Stat(filepath.Join(bundle, "config.json")); err == nil {
@@ -276,6 +305,33 @@ func (e *Engine) writeArchive(c *Container, imgDir string, w io.Writer, comp arc
 			return err
 		}
 	}
+	if err := a.close(); err != nil {
+		return err
+	}
+	return cw.Close()
+}
+
+// addImages adds CRIU's images in imgDir under checkpoint/ (its regular
+// files: not the parent link of a checkpoint made on a pre-checkpoint,
+// which the import makes again).
+func (a *archiveWriter) addImages(imgDir string) error {
+	ents, err := os.ReadDir(imgDir)
+	if err != nil {
+		return err
+	}
+	for _, ent := range ents {
+		if !ent.Type().IsRegular() {
+			continue
+		}
+		if err := a.addFile(archiveImages+"/"+ent.Name(), filepath.Join(imgDir, ent.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// close writes the index and ends the tar.
+func (a *archiveWriter) close() error {
 	ib, err := json.Marshal(a.index)
 	if err != nil {
 		return err
@@ -286,10 +342,7 @@ func (e *Engine) writeArchive(c *Container, imgDir string, w io.Writer, comp arc
 	if _, err := a.tw.Write(ib); err != nil {
 		return err
 	}
-	if err := a.tw.Close(); err != nil {
-		return err
-	}
-	return cw.Close()
+	return a.tw.Close()
 }
 
 // archiveName checks an entry's name: one of the archive's files, or a
@@ -300,7 +353,7 @@ func archiveName(name string) (string, error) {
 		return "", fmt.Errorf("%w: entry %q escapes the archive's root", ErrBadArchive, name)
 	}
 	switch clean {
-	case archiveManifest, archiveIndex, archiveDiff, archiveDeleted, archiveSpec:
+	case archiveManifest, archiveIndex, archiveDiff, archiveDeleted, archiveSpec, archiveImage:
 		return clean, nil
 	}
 	dir, base := path.Split(clean)
@@ -316,13 +369,21 @@ func archiveName(name string) (string, error) {
 // readArchive unpacks a checkpoint archive into dir, checking every entry
 // against the index at its end; it returns the manifest.
 func readArchive(r io.Reader, dir string) (*CheckpointManifest, error) {
-	return readArchiveNotify(r, dir, nil)
+	return readArchiveNotify(r, dir, archiveHooks{})
 }
 
-// readArchiveNotify is readArchive calling manifest with the manifest as
-// soon as it is read, before the rest of the archive (which may still be
-// truncated or corrupt).
-func readArchiveNotify(r io.Reader, dir string, manifest func(*CheckpointManifest)) (*CheckpointManifest, error) {
+// archiveHooks are called while an archive is read, before the rest of it
+// (which may still be truncated or corrupt) has been checked against the
+// index.
+type archiveHooks struct {
+	// manifest gets the manifest as soon as it is read.
+	manifest func(*CheckpointManifest)
+	// entry gets each entry once it is unpacked at p.
+	entry func(name, p string)
+}
+
+// readArchiveNotify is readArchive calling hooks.
+func readArchiveNotify(r io.Reader, dir string, hooks archiveHooks) (*CheckpointManifest, error) {
 	dr, err := archive.DecompressStream(r)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadArchive, err)
@@ -350,7 +411,7 @@ func readArchiveNotify(r io.Reader, dir string, manifest func(*CheckpointManifes
 			return nil, fmt.Errorf("%w: entry %q after the index", ErrBadArchive, hdr.Name)
 		}
 		if hdr.Typeflag == tar.TypeDir {
-			if d := strings.TrimSuffix(path.Clean(hdr.Name), "/"); d != archiveImages && d != archiveVolumes {
+			if d := strings.TrimSuffix(path.Clean(hdr.Name), "/"); d != archiveImages && d != archiveVolumes && d != path.Dir(archiveImage) {
 				if _, err := archiveName(hdr.Name); err != nil {
 					return nil, err
 				}
@@ -408,12 +469,22 @@ func readArchiveNotify(r io.Reader, dir string, manifest func(*CheckpointManifes
 			if err := json.Unmarshal(b, m); err != nil {
 				return nil, fmt.Errorf("%w: corrupt %s: %v", ErrBadArchive, archiveManifest, err)
 			}
-			if m.Version != archiveVersion {
-				return nil, fmt.Errorf("%w: archive version %d (engine %s), this engine reads version %d", ErrBadArchive, m.Version, m.Engine, archiveVersion)
+			if m.Version < archiveVersion1 || m.Version > archiveVersion {
+				return nil, fmt.Errorf("%w: archive version %d (engine %s), this engine reads versions %d to %d", ErrBadArchive, m.Version, m.Engine, archiveVersion1, archiveVersion)
 			}
-			if manifest != nil {
-				manifest(m)
+			if m.ImageArchive != "" && m.ImageArchive != archiveImage {
+				return nil, fmt.Errorf("%w: its manifest names image archive %q, not %s", ErrBadArchive, m.ImageArchive, archiveImage)
 			}
+			if hooks.manifest != nil {
+				hooks.manifest(m)
+			}
+			continue
+		}
+		if name == archiveImage && m.ImageArchive == "" {
+			return nil, fmt.Errorf("%w: %s is not listed in its manifest", ErrBadArchive, archiveImage)
+		}
+		if hooks.entry != nil {
+			hooks.entry(name, p)
 		}
 	}
 	if m == nil {
@@ -438,8 +509,11 @@ func readArchiveNotify(r io.Reader, dir string, manifest func(*CheckpointManifes
 	if !hasImages(filepath.Join(dir, archiveImages)) {
 		return nil, fmt.Errorf("%w: no CRIU images in it", ErrBadArchive)
 	}
-	if _, err := os.Stat(filepath.Join(dir, archiveDiff)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, archiveDiff)); err != nil && !m.PreCheckpoint {
 		return nil, fmt.Errorf("%w: no %s in it", ErrBadArchive, archiveDiff)
+	}
+	if _, err := os.Stat(filepath.Join(dir, archiveImage)); err != nil && m.ImageArchive != "" {
+		return nil, fmt.Errorf("%w: %s is missing", ErrBadArchive, archiveImage)
 	}
 	return m, nil
 }
@@ -461,28 +535,52 @@ func (e *Engine) RestoreImport(ctx context.Context, r io.Reader, o RestoreOption
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
+	var prev *previous
+	if o.ImportPrevious != "" {
+		if prev, err = readPrevious(o.ImportPrevious, filepath.Join(tmp, "previous")); err != nil {
+			return nil, err
+		}
+	}
 	// The container is created from the manifest, the archive's first
 	// entry, while the rest (CRIU's images) is still arriving: a streamed
-	// migration's container is frozen meanwhile.
+	// migration's container is frozen meanwhile. An image the archive
+	// carries is loaded as soon as it has arrived, when this store lacks it.
 	var (
 		created sync.WaitGroup
 		c       *Container
+		loaded  string // the image ID the import loaded, removed on failure
 		cerr    error
 	)
-	m, err := readArchiveNotify(r, tmp, func(m *CheckpointManifest) {
-		created.Add(1)
-		go func() {
-			defer created.Done()
-			c, cerr = e.importContainer(ctx, m, o)
-		}()
+	image := make(chan string, 1)
+	dir := filepath.Join(tmp, "archive")
+	m, err := readArchiveNotify(r, dir, archiveHooks{
+		manifest: func(m *CheckpointManifest) {
+			created.Add(1)
+			go func() {
+				defer created.Done()
+				c, loaded, cerr = e.importContainer(ctx, m, prev, image, o)
+			}()
+		},
+		entry: func(name, p string) {
+			if name == archiveImage {
+				image <- p
+			}
+		},
 	})
+	close(image)
 	created.Wait()
+	removeLoaded := func() {
+		if loaded != "" {
+			e.removeLoadedImage(loaded)
+		}
+	}
 	if err != nil {
 		if c != nil {
 			if rerr := e.Remove(context.WithoutCancel(ctx), c.ID, RemoveOptions{Force: true, Volumes: true}); rerr != nil {
 				logrus.Warnf("removing container %s after the failed restore: %v", c.Name, rerr)
 			}
 		}
+		removeLoaded()
 		return nil, err
 	}
 	if cerr != nil {
@@ -495,6 +593,7 @@ func (e *Engine) RestoreImport(ctx context.Context, r io.Reader, o RestoreOption
 			if err := e.Remove(context.WithoutCancel(ctx), c.ID, RemoveOptions{Force: true, Volumes: true}); err != nil {
 				logrus.Warnf("removing container %s after the failed restore: %v", c.Name, err)
 			}
+			removeLoaded()
 			for _, v := range volumes {
 				if err := e.Volumes().Remove(v); err != nil && !errors.Is(err, volume.ErrNoSuchVolume) {
 					logrus.Warnf("removing volume %s after the failed restore: %v", v, err)
@@ -502,7 +601,7 @@ func (e *Engine) RestoreImport(ctx context.Context, r io.Reader, o RestoreOption
 			}
 		}
 	}()
-	res, err := e.importInto(ctx, c, m, tmp, criuPath, o, &volumes)
+	res, err := e.importInto(ctx, c, m, dir, prev, criuPath, o, &volumes)
 	if err != nil {
 		return nil, e.keepRestoreLog(c, err)
 	}
@@ -511,16 +610,27 @@ func (e *Engine) RestoreImport(ctx context.Context, r io.Reader, o RestoreOption
 }
 
 // importContainer checks the archive's source host against this one and
-// creates the container an import restores into.
-func (e *Engine) importContainer(ctx context.Context, m *CheckpointManifest, o RestoreOptions) (*Container, error) {
+// its pre-checkpoint (if any), finds its image (an image the archive
+// carries arrives on image) and creates the container an import
+// restores into. loaded is the ID of an image it loaded from the archive.
+func (e *Engine) importContainer(ctx context.Context, m *CheckpointManifest, prev *previous, image <-chan string, o RestoreOptions) (c *Container, loaded string, err error) {
 	_, v, _ := FindCRIU()
 	if err := mismatch(m.Host, e.hostFacts(ctx, v)); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	imageID, err := e.checkpointImage(ctx, m)
+	if err := checkPrevious(m, prev); err != nil {
+		return nil, "", err
+	}
+	imageID, loaded, err := e.checkpointImage(ctx, m, image)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	defer func() {
+		if err != nil && loaded != "" {
+			e.removeLoadedImage(loaded)
+			loaded = ""
+		}
+	}()
 	cfg := m.Config
 	cfg.ID = ""
 	cfg.LogPath = ""
@@ -544,26 +654,47 @@ func (e *Engine) importContainer(ctx context.Context, m *CheckpointManifest, o R
 		}
 		cfg.NetworkOptions = opts
 	}
-	return e.Create(ctx, CreateOptions{
+	c, err = e.Create(ctx, CreateOptions{
 		Config:       cfg,
 		ResolveImage: func(context.Context, string) (string, string, error) { return imageID, m.Image, nil },
 	})
+	return c, loaded, err
 }
 
 // checkpointImage finds the archive's image here: by ID, or by name only
-// when the name is the same image. An image missing here is pulled
+// when the name is the same image. An image missing here is loaded from
+// the archive when it carries it (its path arrives on image), else pulled
 // through registries.conf (mirrors included), by its recorded digest
-// first, then by its name, and must have the recorded ID.
-func (e *Engine) checkpointImage(ctx context.Context, m *CheckpointManifest) (string, error) {
+// first, then by its name, and must have the recorded ID. loaded is the
+// ID of an image loaded from the archive.
+func (e *Engine) checkpointImage(ctx context.Context, m *CheckpointManifest, image <-chan string) (id, loaded string, err error) {
 	if img, err := e.Store.Image(m.ImageID); err == nil && img.ID == m.ImageID {
-		return img.ID, nil
+		return img.ID, "", nil
 	}
 	if m.Image != "" {
 		if found, err := imagestore.Lookup(e.Store, m.Image); err == nil {
-			return "", fmt.Errorf("image %s here is %.12s, not %.12s that the checkpoint was made from", m.Image, found.ID, m.ImageID)
+			return "", "", fmt.Errorf("image %s here is %.12s, not %.12s that the checkpoint was made from", m.Image, found.ID, m.ImageID)
 		}
 	}
-	missing := fmt.Errorf("image %s (%.12s) that the checkpoint was made from is not in this store: load or pull it first", m.Image, m.ImageID)
+	if m.ImageArchive != "" {
+		p, ok := <-image
+		if !ok {
+			return "", "", fmt.Errorf("%w: %s is missing", ErrBadArchive, archiveImage)
+		}
+		id, err := e.loadEmbeddedImage(ctx, m, p)
+		if err != nil {
+			return "", "", err
+		}
+		return id, id, nil
+	}
+	id, err = e.pullCheckpointImage(ctx, m)
+	return id, "", err
+}
+
+// pullCheckpointImage pulls the archive's image by its digest, then by
+// its name.
+func (e *Engine) pullCheckpointImage(ctx context.Context, m *CheckpointManifest) (string, error) {
+	missing := fmt.Errorf("image %s (%.12s) that the checkpoint was made from is not in this store: load or pull it first, or checkpoint with --include-image", m.Image, m.ImageID)
 	if m.Image == "" || strings.HasPrefix(m.Image, "localhost/") || strings.HasPrefix(m.Image, "sha256:") {
 		return "", missing
 	}
@@ -602,12 +733,12 @@ func (e *Engine) checkpointImage(ctx context.Context, m *CheckpointManifest) (st
 			}
 		}
 	}
-	return "", fmt.Errorf("image %s (%.12s) that the checkpoint was made from is not in this store and pulling it failed: %s", m.Image, m.ImageID, strings.Join(errs, "; "))
+	return "", fmt.Errorf("image %s (%.12s) that the checkpoint was made from is not in this store and pulling it failed (checkpoint with --include-image for a target without registry access): %s", m.Image, m.ImageID, strings.Join(errs, "; "))
 }
 
 // importInto fills the new container c from the unpacked archive in dir
-// and restores it.
-func (e *Engine) importInto(ctx context.Context, c *Container, m *CheckpointManifest, dir, criuPath string, o RestoreOptions, created *[]string) (*RestoreResult, error) {
+// (and its pre-checkpoint prev) and restores it.
+func (e *Engine) importInto(ctx context.Context, c *Container, m *CheckpointManifest, dir string, prev *previous, criuPath string, o RestoreOptions, created *[]string) (*RestoreResult, error) {
 	if !o.IgnoreRootfs && !m.RootfsIgnored {
 		sc, err := e.Store.Container(c.ID)
 		if err != nil {
@@ -646,6 +777,11 @@ func (e *Engine) importInto(ctx context.Context, c *Container, m *CheckpointMani
 	}
 	if err := os.Rename(filepath.Join(dir, archiveImages), imgDir); err != nil {
 		return nil, err
+	}
+	if prev != nil {
+		if err := e.installPrevious(c, prev, imgDir); err != nil {
+			return nil, err
+		}
 	}
 	unlock, err := e.lock(c.ID)
 	if err != nil {

@@ -169,8 +169,11 @@ func (e *Engine) imageCheck(m *CheckpointManifest) Check {
 			return Check{Name: "image", Detail: fmt.Sprintf("image %s here is %s, not %s that the checkpoint was made from", m.Image, short(found.ID), short(m.ImageID)), Fix: "engine rmi " + m.Image + ", then restore (it pulls the image by digest)"}
 		}
 	}
+	if m.ImageArchive != "" {
+		return Check{Name: "image", OK: true, Detail: fmt.Sprintf("%s (%s) is not here: restore loads it from the archive", m.Image, short(m.ImageID))}
+	}
 	if m.Image == "" || strings.HasPrefix(m.Image, "localhost/") || m.ImageDigest == "" {
-		return Check{Name: "image", Detail: fmt.Sprintf("image %s (%s) is not here and cannot be pulled", m.Image, short(m.ImageID)), Fix: "engine load or pull it first"}
+		return Check{Name: "image", Detail: fmt.Sprintf("image %s (%s) is not here and cannot be pulled", m.Image, short(m.ImageID)), Fix: "engine load or pull it first, or checkpoint with --include-image"}
 	}
 	return Check{Name: "image", OK: true, Detail: fmt.Sprintf("%s (%s) is not here: restore pulls it by digest %s", m.Image, short(m.ImageID), m.ImageDigest)}
 }

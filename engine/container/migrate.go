@@ -39,6 +39,8 @@ type MigrateOptions struct {
 	// LazyPages leaves the memory on the source and lets the target fault
 	// it in (post-copy, CRIU's page server and userfaultfd).
 	LazyPages bool
+	// IncludeImage streams the base image too (checkpoint --include-image).
+	IncludeImage bool
 }
 
 // MigrateResult is what one migration did.
@@ -136,6 +138,7 @@ func (e *Engine) Migrate(ctx context.Context, id string, o MigrateOptions) (*Mig
 		LeaveRunning:   o.LeaveRunning,
 		TCPEstablished: o.TCPEstablished,
 		Compress:       o.Compress,
+		IncludeImage:   o.IncludeImage,
 		stream:         w,
 		configure: func(c *Container) Config {
 			cfg := c.Config

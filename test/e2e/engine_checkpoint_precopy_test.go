@@ -18,9 +18,9 @@ func TestEngineCheckpointPreCopy(t *testing.T) {
 	e.must(t, "run", "-d", "--name", "loop", "bb", counterLoop[0], counterLoop[1], counterLoop[2])
 	e.waitCounter(t, "loop", 5)
 
-	res := e.run(t, "container", "checkpoint", "--pre-checkpoint", "--export", "/tmp/x.tar", "loop")
+	res := e.run(t, "container", "checkpoint", "--pre-checkpoint", "--create-image", "localhost/x", "loop")
 	if res.Code != 125 {
-		t.Fatalf("--pre-checkpoint --export: exit %d", res.Code)
+		t.Fatalf("--pre-checkpoint --create-image: exit %d", res.Code)
 	}
 	assertOneLine(t, res.Stderr, "--pre-checkpoint cannot be combined")
 

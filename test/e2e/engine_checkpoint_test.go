@@ -290,8 +290,8 @@ func TestEngineCheckpointExportImport(t *testing.T) {
 			return "manifest.json"
 		},
 		"version": func(p string) string {
-			writeTar(t, p, []string{"manifest.json"}, []string{strings.Replace(manifest, `"version":1`, `"version":2`, 1)})
-			return "version 2"
+			writeTar(t, p, []string{"manifest.json"}, []string{strings.Replace(manifest, `"version":1`, `"version":9`, 1)})
+			return "version 9"
 		},
 	}
 	for name, build := range bad {

@@ -75,8 +75,11 @@ func newCheckpointCmd(g *globalOptions) *cobra.Command {
 			if (o.IgnoreRootfs || o.IgnoreVolumes) && o.Export == "" && o.CreateImage == "" {
 				return cli.Usage(errors.New("--ignore-rootfs and --ignore-volumes need --export or --create-image"))
 			}
-			if o.PreCheckpoint && (o.Export != "" || o.CreateImage != "" || o.WithPrevious || o.LeaveRunning) {
-				return cli.Usage(errors.New("--pre-checkpoint cannot be combined with --export, --create-image, --with-previous or --leave-running"))
+			if o.PreCheckpoint && (o.CreateImage != "" || o.WithPrevious || o.LeaveRunning || o.IncludeImage || o.IgnoreRootfs || o.IgnoreVolumes) {
+				return cli.Usage(errors.New("--pre-checkpoint cannot be combined with --create-image, --with-previous, --leave-running, --include-image, --ignore-rootfs or --ignore-volumes"))
+			}
+			if o.IncludeImage && o.Export == "" && o.CreateImage == "" {
+				return cli.Usage(errors.New("--include-image needs --export or --create-image"))
 			}
 			if o.CreateImage != "" && (all || len(args) != 1) {
 				return cli.Usage(errors.New("--create-image takes exactly one container"))
@@ -112,10 +115,11 @@ func newCheckpointCmd(g *globalOptions) *cobra.Command {
 	f.StringVar(&o.Compress, "compress", "zstd", "compression of the --export archive: zstd, gzip or none")
 	f.BoolVar(&o.IgnoreRootfs, "ignore-rootfs", false, "leave the root filesystem changes out of the --export archive or --create-image image")
 	f.BoolVar(&o.IgnoreVolumes, "ignore-volumes", false, "leave the named volumes' content out of the --export archive or --create-image image")
+	f.BoolVar(&o.IncludeImage, "include-image", false, "put the base image into the --export archive or --create-image image, for a target that lacks it and cannot pull it")
 	f.StringVar(&o.CreateImage, "create-image", "", "also store the checkpoint as a one-layer image `name` (push it, then restore IMAGE elsewhere)")
 	f.BoolVar(&check, "check", false, "only check that the container can be checkpointed here (CRIU, runtime, kernel, storage, networks, volumes, processes)")
 	f.BoolVar(&checkJSON, "check-json", false, "with --check, print the checks as JSON")
-	f.BoolVarP(&o.PreCheckpoint, "pre-checkpoint", "P", false, "dump only the memory and leave the container running (needs soft-dirty memory tracking)")
+	f.BoolVarP(&o.PreCheckpoint, "pre-checkpoint", "P", false, "dump only the memory and leave the container running (needs soft-dirty memory tracking); with --export, as an archive for restore --import-previous")
 	f.BoolVar(&o.WithPrevious, "with-previous", false, "checkpoint on top of the last --pre-checkpoint: only memory changed since is dumped")
 	f.BoolVar(&printStats, "print-stats", false, "print CRIU's statistics as JSON")
 	return cmd
@@ -165,6 +169,12 @@ func newRestoreCmd(g *globalOptions) *cobra.Command {
 					}
 				}
 				return err
+			}
+			if o.ImportPrevious != "" && importFile == "" {
+				return cli.Usage(errors.New("--import-previous needs --import, the checkpoint made on top of the pre-checkpoint (checkpoint --with-previous --export)"))
+			}
+			if o.ImportPrevious == "-" {
+				return cli.Usage(errors.New("--import-previous takes a file, not standard input"))
 			}
 			if importFile != "" {
 				if all || len(args) > 0 {
@@ -262,6 +272,7 @@ func newRestoreCmd(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.TCPEstablished, "tcp-established", false, "restore established TCP connections")
 	f.BoolVar(&o.FileLocks, "file-locks", false, "restore file locks")
 	f.StringVarP(&importFile, "import", "i", "", "create and restore a container from a checkpoint archive `file` (- for standard input); CONTAINER may also be a checkpoint image")
+	f.StringVar(&o.ImportPrevious, "import-previous", "", "with --import of a checkpoint made --with-previous, the pre-checkpoint archive `file` it was made on (checkpoint --pre-checkpoint --export)")
 	f.BoolVar(&o.IgnoreRootfs, "ignore-rootfs", false, "with --import or a checkpoint image, do not apply the archive's root filesystem changes")
 	f.BoolVar(&o.IgnoreVolumes, "ignore-volumes", false, "with --import or a checkpoint image, do not create and fill the archive's named volumes")
 	f.StringArrayVarP(&publish, "publish", "p", nil, "with --import or a checkpoint image, publish `[IP:][HOSTPORT:]PORT[/PROTO]` instead of the archive's ports (repeatable)")

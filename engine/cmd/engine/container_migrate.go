@@ -63,6 +63,7 @@ it is restored here. Prints the copy's ID on the target.`,
 	f.StringArrayVarP(&publish, "publish", "p", nil, "the copy's published ports, replacing the container's ([IP:][HOSTPORT:]CONTAINERPORT[/PROTO])")
 	f.StringVarP(&o.Name, "name", "n", "", "the copy's `name` on the target")
 	f.StringVar(&o.Compress, "compress", "none", "compression of the streamed archive: none, zstd or gzip")
+	f.BoolVar(&o.IncludeImage, "include-image", false, "stream the base image too, for a target that lacks it and cannot pull it")
 	f.BoolVar(&o.LazyPages, "lazy-pages", false, "post-copy: the target faults the memory in from the source (CRIU page server, userfaultfd)")
 	f.BoolVar(&printStats, "print-stats", false, "print the migration's size and durations as JSON")
 	return cmd
