@@ -20,7 +20,9 @@ import (
 )
 
 // Networks is the engine's network store: definitions in
-// GRAPHROOT/networks, leases and netavark's files in RUNROOT/engine/networks.
+// GRAPHROOT/networks; leases and netavark's files in /run/ocisuite/networks
+// (rootful) or RUNROOT/engine/networks (rootless, whose bridges are in the
+// rootless network namespace, kept at RUNROOT/engine/netns/rootless-netns).
 func (e *Engine) Networks() network.Store {
 	name, subnet := e.Settings.DefaultNetwork, e.Settings.DefaultSubnet
 	if name == "" {
@@ -29,21 +31,26 @@ func (e *Engine) Networks() network.Store {
 	if subnet == "" {
 		subnet = "10.88.0.0/16"
 	}
-	runDir := network.HostRunDir
-	if e.Rootless {
-		runDir = filepath.Join(e.Dir, "networks") // no bridges: definitions only
-	}
-	return network.Store{
+	s := network.Store{
 		Dir:           filepath.Join(e.Store.GraphRoot(), "networks"),
-		RunDir:        runDir,
+		RunDir:        network.HostRunDir,
 		DefaultName:   name,
 		DefaultSubnet: subnet,
 	}
+	if e.Rootless {
+		s.RunDir = filepath.Join(e.Dir, "networks")
+		s.Rootless = &network.Rootless{
+			NetNS: filepath.Join(e.Dir, "netns", "rootless-netns"),
+			Dir:   filepath.Join(s.RunDir, "rootless-netns"),
+		}
+	}
+	return s
 }
 
 // resolveNetworks checks the record's network mode at creation: "bridge"
-// joins Networks (the default network when none is named), rootful only;
-// "slirp4netns[:OPTIONS]" (the rootless default) has a user-mode stack.
+// joins Networks (the default network when none is named; a rootless
+// user's are in the rootless network namespace); "slirp4netns[:OPTIONS]"
+// (the rootless default) has a user-mode stack.
 func (e *Engine) resolveNetworks(cfg *Config, img *v1.Image) error {
 	if cfg.Network == "" {
 		cfg.Network = "bridge"
@@ -101,9 +108,6 @@ func (e *Engine) resolveNetworks(cfg *Config, img *v1.Image) error {
 			return fmt.Errorf("cannot publish ports with --network %s", cfg.Network)
 		}
 		return nil
-	}
-	if e.Rootless {
-		return errors.New("bridge networks are not available to rootless containers yet: use --network none or host")
 	}
 	if len(cfg.Networks) == 0 {
 		cfg.Networks = []string{e.Networks().DefaultName}
@@ -192,9 +196,10 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) error {
 }
 
 // holdPorts binds a bridge container's published host ports for its
-// conmon to keep (network.HoldPorts).
+// conmon to keep (network.HoldPorts). A rootless container's are bound by
+// the rootless network namespace's slirp4netns, which forwards them.
 func holdPorts(c *Container) ([]*os.File, error) {
-	if c.Network != "bridge" || c.State.Net == nil || len(c.Ports) == 0 {
+	if c.Network != "bridge" || c.State.Net == nil || c.State.Net.Rootless != nil || len(c.Ports) == 0 {
 		return nil, nil
 	}
 	files, err := network.HoldPorts(c.Ports)
@@ -290,6 +295,11 @@ func etcHostsEntries(c *Container, hostname string) string {
 	}
 	if c.State.Net != nil && c.State.Net.Slirp != nil {
 		gw = c.State.Net.Slirp.HostAddress
+	}
+	if c.State.Net != nil && c.State.Net.Rootless != nil {
+		// The bridge's gateway is the rootless network namespace, not
+		// the host.
+		gw = c.State.Net.Rootless.HostAddress
 	}
 	for _, h := range c.ExtraHosts {
 		name, ip, _ := strings.Cut(h, ":")

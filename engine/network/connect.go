@@ -23,6 +23,11 @@ func (s Store) Connect(ctx context.Context, containerID, containerName string, s
 	if err != nil {
 		return nil, err
 	}
+	if s.Rootless != nil {
+		if err := s.ensureRootless(ctx); err != nil {
+			return nil, err
+		}
+	}
 	iface := ""
 	for i := 0; iface == ""; i++ {
 		cand := fmt.Sprintf("eth%d", i)
@@ -88,7 +93,7 @@ func (s Store) Disconnect(ctx context.Context, containerID, containerName string
 		}
 		// The ports were set up with the first network; they go with it.
 		if i == 0 {
-			opts.PortMappings = st.Ports
+			opts.PortMappings = s.netavarkPorts(st.Ports)
 		}
 		if _, err := s.netavark(ctx, "teardown", st.NetNS, opts); err != nil {
 			return err
@@ -109,7 +114,7 @@ func (s Store) Reload(ctx context.Context, containerID, containerName string, st
 	}
 	defer unlock()
 	opts := netavarkOptions{
-		ContainerID: containerID, ContainerName: containerName, PortMappings: st.Ports,
+		ContainerID: containerID, ContainerName: containerName, PortMappings: s.netavarkPorts(st.Ports),
 		Networks: map[string]perNetwork{}, NetworkInfo: map[string]*Network{},
 	}
 	for _, a := range st.Attachments {

@@ -79,6 +79,9 @@ type Store struct {
 	// (containers.conf's default_network and default_subnet).
 	DefaultName   string
 	DefaultSubnet string
+	// Rootless, set for a rootless user's store, is the rootless network
+	// namespace where the bridges are made.
+	Rootless *Rootless
 }
 
 // HostRunDir is the rootful engine's RunDir.

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
 
@@ -102,6 +103,9 @@ type Status struct {
 	DNSSearch  []string `json:"dnsSearch,omitempty"`
 	// Slirp is the slirp4netns of a slirp4netns container (SetupSlirp).
 	Slirp *Slirp `json:"slirp,omitempty"`
+	// Rootless is set for a rootless user's bridge container, whose
+	// networks are in the rootless network namespace.
+	Rootless *RootlessStatus `json:"rootless,omitempty"`
 }
 
 // Options are a container's settings on one network (--network
@@ -161,7 +165,7 @@ func (s Store) Setup(ctx context.Context, r Request) (st *Status, err error) {
 		return nil, err
 	}
 	opts := netavarkOptions{
-		ContainerID: r.ContainerID, ContainerName: r.ContainerName, PortMappings: r.Ports,
+		ContainerID: r.ContainerID, ContainerName: r.ContainerName, PortMappings: s.netavarkPorts(r.Ports),
 		Networks: map[string]perNetwork{}, NetworkInfo: map[string]*Network{},
 	}
 	// The lock is held throughout, as podman does: netavark runs that
@@ -174,10 +178,21 @@ func (s Store) Setup(ctx context.Context, r Request) (st *Status, err error) {
 	if err := s.ensureDefault(); err != nil {
 		return nil, err
 	}
+	if s.Rootless != nil {
+		if err := s.ensureRootless(ctx); err != nil {
+			return nil, err
+		}
+	}
 	leased, bridges := []string{}, []string{}
 	defer func() {
 		if err != nil {
 			s.releaseAll(r.ContainerID, bridges)
+			if s.Rootless != nil {
+				os.Remove(s.ownerPath(r.ContainerID))
+				if err := s.cleanupRootless(); err != nil {
+					logrus.Warnf("removing the rootless network namespace: %v", err)
+				}
+			}
 		}
 	}()
 	for i, name := range r.Networks {
@@ -216,12 +231,18 @@ func (s Store) Setup(ctx context.Context, r Request) (st *Status, err error) {
 	if err == nil {
 		err = s.isolateAll(opts, false)
 	}
+	if err == nil && s.Rootless != nil {
+		err = s.forwardRootlessPorts(ctx, r.Ports)
+	}
 	if err != nil {
 		_, _ = s.netavark(context.WithoutCancel(ctx), "teardown", r.NetNS, opts)
 		_ = RemoveNS(r.NetNS)
 		return nil, err
 	}
 	st = &Status{NetNS: r.NetNS, Ports: r.Ports}
+	if s.Rootless != nil {
+		st.Rootless = s.rootlessStatus()
+	}
 	for _, name := range leased {
 		n := opts.NetworkInfo[name]
 		pn := opts.Networks[n.Name]
@@ -253,7 +274,7 @@ func (s Store) Teardown(ctx context.Context, containerID, containerName string, 
 		return nil
 	}
 	opts := netavarkOptions{
-		ContainerID: containerID, ContainerName: containerName, PortMappings: st.Ports,
+		ContainerID: containerID, ContainerName: containerName, PortMappings: s.netavarkPorts(st.Ports),
 		Networks: map[string]perNetwork{}, NetworkInfo: map[string]*Network{},
 	}
 	unlock, err := s.lock()
@@ -261,6 +282,12 @@ func (s Store) Teardown(ctx context.Context, containerID, containerName string, 
 		return err
 	}
 	defer unlock()
+	var errs []error
+	if s.Rootless != nil {
+		if err := s.unforwardRootlessPorts(ctx, st.Ports); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	var bridges []string
 	for _, a := range st.Attachments {
 		bridges = append(bridges, a.Bridge)
@@ -271,8 +298,9 @@ func (s Store) Teardown(ctx context.Context, containerID, containerName string, 
 		opts.Networks[n.Name] = perNetwork{InterfaceName: a.Interface, StaticIPs: a.IPs()}
 		opts.NetworkInfo[n.Name] = n
 	}
-	var errs []error
-	if _, err := os.Stat(st.NetNS); err == nil && len(opts.Networks) > 0 {
+	// Without the rootless namespace, its bridges and rules are gone.
+	inNS := s.Rootless == nil || isNamespace(s.Rootless.NetNS)
+	if _, err := os.Stat(st.NetNS); err == nil && len(opts.Networks) > 0 && inNS {
 		if _, err := s.netavark(ctx, "teardown", st.NetNS, opts); err != nil {
 			errs = append(errs, err)
 		}
@@ -282,6 +310,11 @@ func (s Store) Teardown(ctx context.Context, containerID, containerName string, 
 	}
 	s.releaseAll(containerID, bridges)
 	os.Remove(s.ownerPath(containerID))
+	if s.Rootless != nil {
+		if err := s.cleanupRootless(); err != nil {
+			errs = append(errs, fmt.Errorf("removing the rootless network namespace: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -297,11 +330,13 @@ func (s Store) netavark(ctx context.Context, verb, netns string, opts netavarkOp
 	if err := os.MkdirAll(cfgDir, 0o700); err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, NetavarkPath, "--config", cfgDir, "--rootless", "false", "--aardvark-binary", AardvarkPath, verb, netns)
+	rootless := strconv.FormatBool(s.Rootless != nil)
+	cmd := exec.CommandContext(ctx, NetavarkPath, "--config", cfgDir, "--rootless", rootless, "--aardvark-binary", AardvarkPath, verb, netns)
 	cmd.Stdin = bytes.NewReader(in)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	// A rootless store's netavark works in the rootless namespace.
+	if err := s.do(cmd.Run); err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		var ne struct {
 			Error string `json:"error"`
@@ -312,6 +347,15 @@ func (s Store) netavark(ctx context.Context, verb, netns string, opts netavarkOp
 		return nil, fmt.Errorf("netavark %s: %s: %w", verb, msg, err)
 	}
 	return stdout.Bytes(), nil
+}
+
+// netavarkPorts are the port mappings netavark gets for ports: in the
+// rootless namespace, rootlessPorts.
+func (s Store) netavarkPorts(ports []PortMapping) []PortMapping {
+	if s.Rootless != nil {
+		return rootlessPorts(ports)
+	}
+	return ports
 }
 
 // isolateAll keeps each bridge of opts apart from the others (lock held).
@@ -325,10 +369,13 @@ func (s Store) isolateAll(opts netavarkOptions, force bool) error {
 		}
 		for tool, dir := range tools {
 			marker := filepath.Join(s.RunDir, dir, n.NetworkInterface)
+			if s.Rootless != nil {
+				marker = filepath.Join(s.Rootless.Dir, dir, n.NetworkInterface)
+			}
 			if _, err := os.Stat(marker); err == nil && !force {
 				continue
 			}
-			if err := isolate(tool, n.NetworkInterface); err != nil {
+			if err := s.do(func() error { return isolate(tool, n.NetworkInterface) }); err != nil {
 				return fmt.Errorf("isolating network %s: %w", n.Name, err)
 			}
 			if err := os.MkdirAll(filepath.Dir(marker), 0o700); err == nil {

@@ -220,26 +220,33 @@ func forwardPorts(ctx context.Context, socket string, ports []PortMapping) error
 
 // slirpAPI sends one request to slirp4netns's API socket.
 func slirpAPI(ctx context.Context, socket string, req any) error {
+	_, err := slirpCall(ctx, socket, req)
+	return err
+}
+
+// slirpCall sends one request to slirp4netns's API socket and returns
+// its answer.
+func slirpCall(ctx context.Context, socket string, req any) ([]byte, error) {
 	b, err := json.Marshal(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", socket)
 	if err != nil {
-		return fmt.Errorf("connecting to slirp4netns: %w", err)
+		return nil, fmt.Errorf("connecting to slirp4netns: %w", err)
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := conn.Write(b); err != nil {
-		return fmt.Errorf("writing to slirp4netns: %w", err)
+		return nil, fmt.Errorf("writing to slirp4netns: %w", err)
 	}
 	if err := conn.(*net.UnixConn).CloseWrite(); err != nil {
-		return err
+		return nil, err
 	}
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(conn); err != nil {
-		return fmt.Errorf("reading slirp4netns's answer: %w", err)
+		return nil, fmt.Errorf("reading slirp4netns's answer: %w", err)
 	}
 	var res struct {
 		Error *struct {
@@ -247,12 +254,12 @@ func slirpAPI(ctx context.Context, socket string, req any) error {
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(buf.Bytes(), &res); err != nil {
-		return fmt.Errorf("slirp4netns's answer %q: %w", buf.String(), err)
+		return nil, fmt.Errorf("slirp4netns's answer %q: %w", buf.String(), err)
 	}
 	if res.Error != nil {
-		return errors.New(res.Error.Desc)
+		return nil, errors.New(res.Error.Desc)
 	}
-	return nil
+	return buf.Bytes(), nil
 }
 
 // TeardownSlirp ends the slirp4netns of a namespace (the recorded one and
