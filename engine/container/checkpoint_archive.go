@@ -783,11 +783,12 @@ func (e *Engine) importInto(ctx context.Context, c *Container, m *CheckpointMani
 			return nil, err
 		}
 	}
-	unlock, err := e.lock(c.ID)
+	cur, release, err := e.acquireOp(ctx, c.ID, "restore")
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer release()
+	c = cur
 	c.State = State{Status: StatusExited, Checkpointed: true}
 	if err := e.writeState(c.ID, c.State); err != nil {
 		return nil, err
