@@ -154,6 +154,12 @@ func (e *Engine) RestoreCheck(ctx context.Context, m *CheckpointManifest) []Chec
 	out, v := e.commonChecks(ctx)
 	out = append(out, compareHosts(m.Host, e.hostFacts(ctx, v))...)
 	out = append(out, e.imageCheck(m))
+	switch {
+	case m.PreCheckpoint:
+		out = append(out, Check{Name: "archive", Detail: "a pre-checkpoint of " + m.Config.Name + " (memory only), not a checkpoint", Fix: "restore --import-previous THIS-FILE --import THE-CHECKPOINT-MADE-WITH---with-previous"})
+	case m.WithPrevious:
+		out = append(out, Check{Name: "archive", OK: true, Detail: "made on a pre-checkpoint: restore needs its archive as --import-previous"})
+	}
 	out = append(out, e.networkCheck(m.Config))
 	out = append(out, volumeCheck(m.Config))
 	return out

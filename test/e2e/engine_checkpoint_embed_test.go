@@ -120,6 +120,25 @@ func archiveEntries(t *testing.T, p string) []string {
 	}
 }
 
+// afterEntry is the offset in the uncompressed archive b of the data of
+// the entry that follows entry name.
+func afterEntry(t *testing.T, b []byte, name string) int {
+	t.Helper()
+	r := bytes.NewReader(b)
+	tr := tar.NewReader(r)
+	found := false
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no entry after %s: %v", name, err)
+		}
+		if found {
+			return len(b) - r.Len()
+		}
+		found = hdr.Name == name
+	}
+}
+
 // checkpoint --include-image: a target in a network namespace of its own,
 // where the registry the base image came from cannot be reached, and
 // without the image. Without the image in the archive the restore fails in
@@ -210,6 +229,25 @@ func TestEngineCheckpointIncludeImage(t *testing.T) {
 		t.Fatalf("restore of an archive with an unlisted image: exit %d", res.Code)
 	}
 	assertOneLine(t, res.Stderr, "image/docker-archive.tar", "not listed")
+
+	// Cut short after the image, in CRIU's first image: the image loaded
+	// meanwhile goes again with the container.
+	wb, err := os.ReadFile(with)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.tar")
+	if err := os.WriteFile(cut, wb[:afterEntry(t, wb, "image/docker-archive.tar")+1024], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res = dst.run(t, "container", "restore", "-i", cut)
+	if res.Code != 125 {
+		t.Fatalf("restore of a truncated archive with its image: exit %d", res.Code)
+	}
+	assertOneLine(t, res.Stderr, "truncated")
+	if out := dst.must(t, "ps", "-aq").Stdout + dst.must(t, "images", "-q").Stdout; out != "" {
+		t.Fatalf("the truncated archive's restore left %q", out)
+	}
 
 	// With the image: loaded under its name and pinned ID, the counter
 	// goes on.

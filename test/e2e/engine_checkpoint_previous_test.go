@@ -103,6 +103,15 @@ func TestEngineCheckpointImportPrevious(t *testing.T) {
 		}
 	}
 
+	// restore --check says what each archive needs.
+	res := dst.run(t, "container", "restore", "--check", "-i", pre)
+	if res.Code != 125 || !strings.Contains(res.Stdout, "a pre-checkpoint of loop") {
+		t.Fatalf("restore --check of a pre-checkpoint: exit %d:\n%s", res.Code, res.Stdout)
+	}
+	if out := dst.must(t, "container", "restore", "--check", "-i", final).Stdout; !strings.Contains(out, "--import-previous") {
+		t.Fatalf("restore --check of a checkpoint made on a pre-checkpoint:\n%s", out)
+	}
+
 	// The pair goes through: the pre-checkpoint's images are the parent
 	// of the checkpoint's (kept with --keep to look at them).
 	id := strings.TrimSpace(dst.must(t, "container", "restore", "--keep", "--import-previous", pre, "--import", final, "-n", "copy").Stdout)
