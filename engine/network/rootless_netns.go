@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
 
@@ -49,6 +51,38 @@ type RootlessStatus struct {
 func (r *Rootless) apiSocket() string { return filepath.Join(r.Dir, "slirp.sock") }
 func (r *Rootless) pidFile() string   { return filepath.Join(r.Dir, "slirp.pid") }
 func (r *Rootless) logFile() string   { return filepath.Join(r.Dir, "slirp4netns.log") }
+func (r *Rootless) portsFile() string { return filepath.Join(r.Dir, "ports.json") }
+
+// forwarded records the published ports of each container (by ID) that
+// the namespace's slirp4netns forwards, so that a new slirp4netns forwards
+// them again.
+type forwarded map[string][]PortMapping
+
+func (r *Rootless) readForwarded() (forwarded, error) {
+	f := forwarded{}
+	b, err := os.ReadFile(r.portsFile())
+	if os.IsNotExist(err) {
+		return f, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("%s: %w", r.portsFile(), err)
+	}
+	return f, nil
+}
+
+func (r *Rootless) writeForwarded(f forwarded) error {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(r.portsFile()+".tmp", b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(r.portsFile()+".tmp", r.portsFile())
+}
 
 // slirpPid is the PID of the namespace's running slirp4netns, 0 if none.
 func (r *Rootless) slirpPid() int {
@@ -65,7 +99,8 @@ func (r *Rootless) slirpPid() int {
 
 // ensureRootless makes sure the rootless network namespace exists with
 // its slirp4netns running (lock held): it creates both, or starts a new
-// slirp4netns on a namespace whose one ended.
+// slirp4netns on a namespace whose one ended, which forwards the running
+// containers' ports again.
 func (s Store) ensureRootless(ctx context.Context) error {
 	r := s.Rootless
 	if isNamespace(r.NetNS) && r.slirpPid() > 0 {
@@ -96,6 +131,9 @@ func (s Store) ensureRootless(ctx context.Context) error {
 	if err := os.MkdirAll(r.Dir, 0o700); err != nil {
 		return err
 	}
+	if err := r.writeResolvConf(); err != nil {
+		return fmt.Errorf("writing the rootless network namespace's resolv.conf: %w", err)
+	}
 	_ = os.Remove(r.apiSocket())
 	o := SlirpOptions{MTU: slirpMTU}
 	pid, err := startSlirp(ctx, SlirpRequest{NetNS: r.NetNS, APISocket: r.apiSocket(), LogPath: r.logFile(), Options: o})
@@ -110,6 +148,17 @@ func (s Store) ensureRootless(ctx context.Context) error {
 			_ = RemoveNS(r.NetNS)
 		}
 		return fmt.Errorf("connecting the rootless network namespace: %w", err)
+	}
+	if !fresh {
+		fwd, err := r.readForwarded()
+		if err != nil {
+			return err
+		}
+		for id, ports := range fwd {
+			if err := forwardPorts(ctx, r.apiSocket(), hostForwards(ports)); err != nil {
+				logrus.Warnf("publishing the ports of container %s again: %v", id, err)
+			}
+		}
 	}
 	return nil
 }
@@ -160,9 +209,11 @@ func inNetNS(pid int, path string) bool {
 	return a.Dev == b.Dev && a.Ino == b.Ino
 }
 
-// do runs f with the calling goroutine in the store's network namespace:
-// the rootless one, or the engine's own for a rootful store. Processes
-// that f starts are in that namespace too.
+// do runs f in the store's network namespace: the rootless one, on a
+// thread of its own, or the engine's own for a rootful store. Processes
+// that f starts are in that namespace too, and in a mount namespace of
+// their own where /etc/resolv.conf names slirp4netns's resolver first
+// (rootlessMounts), for aardvark-dns.
 func (s Store) do(f func() error) error {
 	if s.Rootless == nil {
 		return f()
@@ -181,9 +232,87 @@ func (s Store) do(f func() error) error {
 			errc <- fmt.Errorf("entering the rootless network namespace: %w", err)
 			return
 		}
+		if err := s.Rootless.mounts(); err != nil {
+			errc <- err
+			return
+		}
 		errc <- f()
 	}()
 	return <-errc
+}
+
+func (r *Rootless) resolvConf() string { return filepath.Join(r.Dir, "resolv.conf") }
+
+// writeResolvConf writes the resolv.conf of the rootless namespace, as
+// podman does: slirp4netns's resolver (which forwards to the host's, a
+// loopback one too) first, then the host's servers that are not on its
+// loopback, unreachable from the namespace; the host's search domains and
+// options.
+func (r *Rootless) writeResolvConf() error {
+	host, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString("nameserver " + SlirpDNS + "\n")
+	for _, l := range strings.Split(string(host), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "nameserver":
+			if ip := net.ParseIP(f[1]); ip == nil || ip.IsLoopback() {
+				continue
+			}
+		case "search", "domain", "options":
+		default:
+			continue
+		}
+		b.WriteString(strings.Join(f, " ") + "\n")
+	}
+	return os.WriteFile(r.resolvConf(), []byte(b.String()), 0o644)
+}
+
+// mounts gives the calling thread (locked, in the rootless namespace) a
+// mount namespace of its own, apart from the user's, where
+// /etc/resolv.conf is the rootless namespace's (writeResolvConf): the
+// host's may name resolvers on its loopback, which aardvark-dns could not
+// reach from there.
+func (r *Rootless) mounts() error {
+	if _, err := os.Stat(r.resolvConf()); err != nil {
+		if err := r.writeResolvConf(); err != nil {
+			return fmt.Errorf("writing the rootless network namespace's resolv.conf: %w", err)
+		}
+	}
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("creating a mount namespace for the rootless network namespace: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		return fmt.Errorf("making the rootless network namespace's mounts private: %w", err)
+	}
+	target, err := filepath.EvalSymlinks("/etc/resolv.conf")
+	if err != nil {
+		return fmt.Errorf("finding /etc/resolv.conf: %w", err)
+	}
+	const resolved = "/run/systemd/resolve/"
+	if strings.HasPrefix(target, resolved) {
+		// systemd-resolved replaces its files by renaming new ones over
+		// them, which would undo a bind mount: a tmpfs of this
+		// namespace's own takes the directory's place.
+		b, err := os.ReadFile(r.resolvConf())
+		if err != nil {
+			return err
+		}
+		if err := unix.Mount("tmpfs", resolved, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755"); err != nil {
+			return fmt.Errorf("mounting a tmpfs on %s: %w", resolved, err)
+		}
+		return os.WriteFile(target, b, 0o644)
+	}
+	if err := unix.Mount(r.resolvConf(), target, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("mounting the rootless network namespace's resolv.conf on %s: %w", target, err)
+	}
+	return nil
 }
 
 // rootlessPorts are the port mappings netavark gets in the rootless
@@ -198,27 +327,75 @@ func rootlessPorts(ports []PortMapping) []PortMapping {
 	return out
 }
 
-// forwardRootlessPorts has the rootless namespace's slirp4netns forward
-// each published host port to the same port in the namespace (lock held).
-// On error the ports forwarded so far are taken back.
-func (s Store) forwardRootlessPorts(ctx context.Context, ports []PortMapping) error {
-	var done []PortMapping
+// hostForwards are the slirp4netns forwards of ports, one per host port:
+// the host address and port to the same port in the namespace.
+func hostForwards(ports []PortMapping) []PortMapping {
+	var out []PortMapping
 	for _, p := range ports {
 		for i := uint16(0); i < max(p.Range, 1); i++ {
-			q := PortMapping{HostIP: orAny(p.HostIP), HostPort: p.HostPort + i, ContainerPort: p.HostPort + i, Protocol: p.Protocol, Range: 1}
-			if err := forwardPorts(ctx, s.Rootless.apiSocket(), []PortMapping{q}); err != nil {
-				_ = s.unforwardRootlessPorts(context.WithoutCancel(ctx), done)
-				return err
-			}
-			done = append(done, q)
+			out = append(out, PortMapping{HostIP: orAny(p.HostIP), HostPort: p.HostPort + i, ContainerPort: p.HostPort + i, Protocol: p.Protocol, Range: 1})
 		}
+	}
+	return out
+}
+
+// forwardRootlessPorts has the rootless namespace's slirp4netns forward
+// each published host port of container id to the same port in the
+// namespace (lock held). One port number goes to one container, whatever
+// the host address: in the namespace it is the port alone that tells the
+// containers apart. On error the ports forwarded so far are taken back.
+func (s Store) forwardRootlessPorts(ctx context.Context, id string, ports []PortMapping) error {
+	if len(ports) == 0 {
+		return nil
+	}
+	fwds, err := listForwards(ctx, s.Rootless.apiSocket())
+	if err != nil {
+		return err
+	}
+	var done []PortMapping
+	for _, q := range hostForwards(ports) {
+		for _, f := range fwds {
+			if f.Proto == q.Protocol && f.HostPort == int(q.HostPort) {
+				_ = s.unforwardPorts(context.WithoutCancel(ctx), done)
+				addr := net.JoinHostPort(f.HostAddr, strconv.Itoa(f.HostPort))
+				return fmt.Errorf("cannot publish port %d/%s: another rootless container publishes it on %s (the rootless network namespace tells containers apart by port number)", q.HostPort, q.Protocol, addr)
+			}
+		}
+		if err := forwardPorts(ctx, s.Rootless.apiSocket(), []PortMapping{q}); err != nil {
+			_ = s.unforwardPorts(context.WithoutCancel(ctx), done)
+			return err
+		}
+		done = append(done, q)
+	}
+	fwd, err := s.Rootless.readForwarded()
+	if err == nil {
+		fwd[id] = ports
+		err = s.Rootless.writeForwarded(fwd)
+	}
+	if err != nil {
+		_ = s.unforwardPorts(context.WithoutCancel(ctx), done)
+		return fmt.Errorf("recording the published ports: %w", err)
 	}
 	return nil
 }
 
-// unforwardRootlessPorts takes back what forwardRootlessPorts set up
-// (lock held): the forwards on the ports' host addresses and ports.
-func (s Store) unforwardRootlessPorts(ctx context.Context, ports []PortMapping) error {
+// unforwardRootlessPorts takes back what forwardRootlessPorts set up for
+// container id (lock held).
+func (s Store) unforwardRootlessPorts(ctx context.Context, id string, ports []PortMapping) error {
+	var errs []error
+	if fwd, err := s.Rootless.readForwarded(); err == nil && len(fwd[id]) > 0 {
+		delete(fwd, id)
+		if err := s.Rootless.writeForwarded(fwd); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, s.unforwardPorts(ctx, ports))
+	return errors.Join(errs...)
+}
+
+// unforwardPorts removes the slirp4netns forwards on the ports' host
+// addresses and ports.
+func (s Store) unforwardPorts(ctx context.Context, ports []PortMapping) error {
 	if len(ports) == 0 || s.Rootless.slirpPid() == 0 {
 		return nil
 	}

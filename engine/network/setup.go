@@ -232,7 +232,7 @@ func (s Store) Setup(ctx context.Context, r Request) (st *Status, err error) {
 		err = s.isolateAll(opts, false)
 	}
 	if err == nil && s.Rootless != nil {
-		err = s.forwardRootlessPorts(ctx, r.Ports)
+		err = s.forwardRootlessPorts(ctx, r.ContainerID, r.Ports)
 	}
 	if err != nil {
 		_, _ = s.netavark(context.WithoutCancel(ctx), "teardown", r.NetNS, opts)
@@ -284,7 +284,7 @@ func (s Store) Teardown(ctx context.Context, containerID, containerName string, 
 	defer unlock()
 	var errs []error
 	if s.Rootless != nil {
-		if err := s.unforwardRootlessPorts(ctx, st.Ports); err != nil {
+		if err := s.unforwardRootlessPorts(ctx, containerID, st.Ports); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -188,8 +188,31 @@ func TestEngineRootlessBridge(t *testing.T) {
 	if len(veths) != 2 || !strings.Contains(strings.Join(links, " "), "tap0") {
 		t.Fatalf("links in the rootless namespace: %v", links)
 	}
-	if slirps := slirpProcesses(r.uid, netns); len(slirps) != 1 {
+	slirps := slirpProcesses(r.uid, netns)
+	if len(slirps) != 1 {
 		t.Fatalf("want one slirp4netns for %s, have %v", netns, slirps)
+	}
+	// The namespace tells containers apart by port number: the same port
+	// on another host address is refused in one line, leaving nothing
+	// running.
+	res := r.run("run", "-d", "--name", "clash", "--network", "rb-app", "-p", fmt.Sprintf("127.0.0.2:%d:80", port), "bb", "sleep", "1000")
+	if msg := strings.TrimSpace(res.Stderr); res.Code != 125 || strings.Contains(msg, "\n") || !strings.Contains(msg, fmt.Sprintf("127.0.0.1:%d", port)) {
+		t.Fatalf("same port on another address: exit %d, %q", res.Code, res.Stderr)
+	}
+	if out := r.must("ps", "--format", "{{.Names}}").Stdout; strings.Contains(out, "clash") {
+		t.Fatalf("clash runs: %q", out)
+	}
+	r.run("rm", "-f", "clash")
+	// A slirp4netns that died is replaced by the next container's setup,
+	// and forwards the running containers' ports again.
+	syscall.Kill(slirps[0], syscall.SIGKILL)
+	waitFor(t, func() bool { return len(slirpProcesses(r.uid, netns)) == 0 })
+	r.must("run", "--rm", "--network", "rb-app", "bb", "true")
+	if slirps := slirpProcesses(r.uid, netns); len(slirps) != 1 {
+		t.Fatalf("after slirp4netns died: %v", slirps)
+	}
+	if body := fetch(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); body != "hello-from-web\n" {
+		t.Fatalf("GET of the published port after slirp4netns died: %q", body)
 	}
 
 	// Outbound: through the rootless namespace and its slirp4netns to a
@@ -232,8 +255,18 @@ func TestEngineRootlessBridge(t *testing.T) {
 		t.Fatalf("web reached from the internal network: %q", res.Stdout)
 	}
 	r.must("rm", "-f", "-t", "0", "outsider", "insider")
-	if out := r.must("run", "--rm", "--network", "rb-app", "bb", "cat", "/etc/resolv.conf").Stdout; !strings.HasPrefix(out, "search dns.podman") || !strings.Contains(out, "nameserver "+gateway) {
+	if out := r.must("run", "--rm", "--network", "rb-app", "bb", "cat", "/etc/resolv.conf").Stdout; !strings.HasPrefix(out, "search dns.podman") || !strings.Contains(out, "nameserver "+gateway) || strings.Contains(out, "10.0.2.3") {
 		t.Fatalf("resolv.conf on rb-app: %q", out)
+	}
+	// aardvark-dns forwards other names to slirp4netns's resolver first
+	// (which reaches the host's, loopback ones too): it sees a resolv.conf
+	// of the rootless namespace's own, which no other process sees.
+	aardvark := userProcesses(r.uid, "aardvark-dns", r.runtime)
+	if len(aardvark) != 1 {
+		t.Fatalf("aardvark-dns processes: %v", aardvark)
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/etc/resolv.conf", aardvark[0])); err != nil || !strings.HasPrefix(string(b), "nameserver 10.0.2.3\n") {
+		t.Fatalf("aardvark-dns's resolv.conf: %v %q", err, b)
 	}
 
 	// --network bridge is the default network, podman, there too.
