@@ -33,8 +33,9 @@ import (
 type Rootless struct {
 	// NetNS is where the namespace is bind-mounted.
 	NetNS string
-	// Dir holds slirp4netns's API socket, PID and log, and the markers
-	// of bridges already isolated; it goes with the namespace.
+	// Dir holds slirp4netns's API socket, PID and log, the forwarded
+	// ports, the namespace's resolv.conf and the markers of bridges
+	// already isolated; it goes with the namespace.
 	Dir string
 }
 
