@@ -215,7 +215,6 @@ func newNetworkInspectCmd(g *globalOptions) *cobra.Command {
 						if err := t.Execute(out, n); err != nil {
 							return err
 						}
-						fmt.Fprintln(out)
 					}
 				}
 				return errors.Join(errs...)
