@@ -189,6 +189,12 @@ type CheckpointOptions struct {
 	// with Compress; configure rewrites the configuration it carries.
 	stream    io.Writer
 	configure func(*Container) Config
+	// streamed is called once the archive is written to stream.
+	streamed func(error)
+	// pageServer (ADDRESS:PORT) makes a lazy-pages dump (migrate
+	// --lazy-pages): the memory stays out of the images and CRIU's page
+	// server there serves it to the target's restore --lazy-pages-from.
+	pageServer string
 	// imageFile is the base image saved for IncludeImage
 	// (checkpoint_embed.go).
 	imageFile string
@@ -288,15 +294,42 @@ func (e *Engine) Checkpoint(ctx context.Context, id string, o CheckpointOptions)
 		parent = "../" + filepath.Base(pre)
 	}
 	start := time.Now()
-	err = e.Runtime.Checkpoint(ctx, c.ID, oci.CheckpointOptions{
-		ImagePath:      imgDir,
-		WorkPath:       bundle,
-		LeaveRunning:   o.LeaveRunning,
-		TCPEstablished: o.TCPEstablished,
-		FileLocks:      o.FileLocks,
-		ParentPath:     parent,
-		CRIU:           criuPath,
-	})
+	var streamErr error
+	streamed := false
+	stream := func() {
+		// The stream goes first: the target restores while this side
+		// cleans up.
+		comp, _ := archiveCompression(o.Compress)
+		streamErr = e.writeArchive(c, imgDir, o.stream, comp, o)
+		streamed = true
+		if o.streamed != nil {
+			o.streamed(streamErr)
+		}
+	}
+	// With lazy pages the dump returns only once the target has fetched
+	// the memory: the archive (all but the memory) streams meanwhile.
+	ready := make(chan struct{})
+	dumped := make(chan error, 1)
+	go func() {
+		dumped <- e.Runtime.Checkpoint(ctx, c.ID, oci.CheckpointOptions{
+			ImagePath:      imgDir,
+			WorkPath:       bundle,
+			LeaveRunning:   o.LeaveRunning,
+			TCPEstablished: o.TCPEstablished,
+			FileLocks:      o.FileLocks,
+			ParentPath:     parent,
+			CRIU:           criuPath,
+			LazyPages:      o.pageServer != "",
+			PageServer:     o.pageServer,
+			Ready:          func() { close(ready) },
+		})
+	}()
+	select {
+	case err = <-dumped:
+	case <-ready:
+		stream()
+		err = <-dumped
+	}
 	res := &CheckpointResult{ID: c.ID, Name: c.Name, RuntimeDuration: time.Since(start).Microseconds(), Zombies: zombies}
 	if err != nil {
 		// CRIU leaves a failed dump's tree running; so does the record.
@@ -305,15 +338,14 @@ func (e *Engine) Checkpoint(ctx context.Context, id string, o CheckpointOptions)
 			c.State.StoppedByUser = false
 			_ = e.writeState(c.ID, c.State)
 		}
+		if streamErr != nil {
+			err = fmt.Errorf("%w (streaming the checkpoint: %v)", err, streamErr)
+		}
 		return nil, e.socketError(ctx, c, err)
 	}
 	res.Stats = dumpStats(bundle, imgDir) // CRIU writes them in its work directory
-	var streamErr error
-	if o.stream != nil {
-		// The stream goes first: the target restores while this side
-		// cleans up.
-		comp, _ := archiveCompression(o.Compress)
-		streamErr = e.writeArchive(c, imgDir, o.stream, comp, o)
+	if o.stream != nil && !streamed {
+		stream()
 	}
 	if !o.LeaveRunning {
 		if !e.waitExit(ctx, c, 10*time.Second) {
@@ -403,6 +435,10 @@ type RestoreOptions struct {
 	// IgnoreStaticIP and IgnoreStaticMAC drop an import's --network
 	// ip=/ip6= and mac= settings, so the copy gets new ones.
 	IgnoreStaticIP, IgnoreStaticMAC bool
+	// LazyPagesFrom (ADDRESS:PORT) restores a lazy-pages checkpoint: the
+	// memory is faulted in from the source's CRIU page server there
+	// (lazypages.go), after the container runs.
+	LazyPagesFrom string
 	// ImportPrevious is the pre-checkpoint archive (checkpoint
 	// --pre-checkpoint --export) an import's checkpoint was made on top of.
 	ImportPrevious string
@@ -507,7 +543,18 @@ func (e *Engine) restore(ctx context.Context, c *Container, criuPath string, o R
 	if len(e.ExitCommand) > 0 {
 		exitCmd = append(slices.Clone(e.ExitCommand), "container", "cleanup", c.ID)
 	}
-	ro := oci.RestoreOptions{TCPEstablished: o.TCPEstablished, FileLocks: o.FileLocks}
+	ro := oci.RestoreOptions{TCPEstablished: o.TCPEstablished, FileLocks: o.FileLocks, LazyPages: o.LazyPagesFrom != ""}
+	if ro.LazyPages {
+		stop, err := startLazyPages(ctx, criuPath, imgDir, bundle, o.LazyPagesFrom)
+		if err != nil {
+			return nil, fmt.Errorf("restoring %s: %w", c.Name, err)
+		}
+		defer func() {
+			if !ok {
+				stop()
+			}
+		}()
+	}
 	// The published ports are held by conmon, as for a start.
 	held, err := holdPorts(c)
 	if err != nil {

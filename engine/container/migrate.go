@@ -37,8 +37,12 @@ type MigrateOptions struct {
 	// on a fast link), "zstd" or "gzip".
 	Compress string
 	// LazyPages leaves the memory on the source and lets the target fault
-	// it in (post-copy, CRIU's page server and userfaultfd).
-	LazyPages bool
+	// it in (post-copy, CRIU's page server and userfaultfd): the copy
+	// runs as soon as the rest has arrived. PageServer is the address
+	// (IP[:PORT]) the source's page server listens on and the target
+	// connects to, "127.0.0.1" and a free port when empty.
+	LazyPages  bool
+	PageServer string
 	// IncludeImage streams the base image too (checkpoint --include-image).
 	IncludeImage bool
 }
@@ -84,12 +88,27 @@ func (e *Engine) Migrate(ctx context.Context, id string, o MigrateOptions) (*Mig
 	if c.State.Status != StatusRunning {
 		return nil, fmt.Errorf("container %s is %s, only running containers can be migrated: %w", c.Name, c.State.Status, ErrInvalidState)
 	}
-	if o.LazyPages {
-		// CRIU 4.1.1's lazy page server, tried by hand through runc on
-		// the development host, failed serving the first fault
-		// ("page-pipe: splice: -1: Bad file descriptor", the dump
-		// aborted): docs/migration.md.
-		return nil, fmt.Errorf("--lazy-pages is not available yet (CRIU's lazy page server failed serving pages where it was tried, see docs/migration.md): migrate without it, %s was not touched", c.Name)
+	pageServer := ""
+	if o.PageServer != "" && !o.LazyPages {
+		return nil, errors.New("--page-server goes with --lazy-pages")
+	}
+	if o.LazyPages && !e.Rootless { // rootless: the checkpoint refuses
+		if o.LeaveRunning {
+			return nil, errors.New("--lazy-pages moves the memory: it cannot leave the source running")
+		}
+		criuPath, _, err := FindCRIU()
+		if err != nil {
+			return nil, err
+		}
+		if err := lazyPagesSupport(ctx, criuPath); err != nil {
+			return nil, fmt.Errorf("%w; %s was not touched", err, c.Name)
+		}
+		if o.PageServer == "" {
+			o.PageServer = "127.0.0.1"
+		}
+		if pageServer, err = pageServerAddress(o.PageServer); err != nil {
+			return nil, err
+		}
 	}
 	// The target must answer before anything happens here.
 	if out, err := exec.CommandContext(ctx, "sh", "-c", o.To+" version").CombinedOutput(); err != nil {
@@ -99,6 +118,9 @@ func (e *Engine) Migrate(ctx context.Context, id string, o MigrateOptions) (*Mig
 	target := o.To + " container restore --import -"
 	if o.TCPEstablished {
 		target += " --tcp-established"
+	}
+	if pageServer != "" {
+		target += " --lazy-pages-from " + pageServer
 	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -116,23 +138,48 @@ func (e *Engine) Migrate(ctx context.Context, id string, o MigrateOptions) (*Mig
 		return nil, fmt.Errorf("starting the target command: %w", err)
 	}
 	pr.Close()
-	waited := false
+	targetDone := make(chan struct{})
+	var targetErr error
+	go func() {
+		targetErr = cmd.Wait()
+		close(targetDone)
+	}()
+	var closeOnce sync.Once
+	closeStream := func() { closeOnce.Do(func() { pw.Close() }) }
 	wait := func() error {
-		pw.Close()
-		if waited {
-			return nil
-		}
-		waited = true
-		return cmd.Wait()
+		closeStream()
+		<-targetDone
+		return targetErr
 	}
 	defer func() {
-		if !waited {
+		select {
+		case <-targetDone:
+		default:
 			_ = cmd.Process.Kill()
 			_ = wait()
 		}
 	}()
+	if pageServer != "" {
+		// A lazy dump waits for the target's lazy-pages daemon: when the
+		// target fails first (or migrate is interrupted), the dump must
+		// fail too, which leaves the container running here.
+		dumped := make(chan struct{})
+		defer close(dumped)
+		go func() {
+			select {
+			case <-targetDone:
+				if targetErr != nil {
+					abortPageServer(pageServer)
+				}
+			case <-ctx.Done():
+				abortPageServer(pageServer)
+			case <-dumped:
+			}
+		}()
+	}
 
 	w := &countingWriter{w: pw}
+	sent := false
 	start := time.Now()
 	res, err := e.Checkpoint(ctx, c.ID, CheckpointOptions{
 		LeaveRunning:   o.LeaveRunning,
@@ -140,6 +187,12 @@ func (e *Engine) Migrate(ctx context.Context, id string, o MigrateOptions) (*Mig
 		Compress:       o.Compress,
 		IncludeImage:   o.IncludeImage,
 		stream:         w,
+		// The target has it all: the end of its standard input.
+		streamed: func(error) {
+			sent = true
+			closeStream()
+		},
+		pageServer: pageServer,
 		configure: func(c *Container) Config {
 			cfg := c.Config
 			if o.Name != "" {
@@ -166,14 +219,27 @@ func (e *Engine) Migrate(ctx context.Context, id string, o MigrateOptions) (*Mig
 		},
 	})
 	if res == nil {
-		// Nothing was dumped: the container runs on, the target reads a
-		// truncated archive.
-		_ = cmd.Process.Kill()
-		_ = wait()
-		return nil, err
+		// Nothing was dumped, or a lazy dump failed: the container runs
+		// on. The target read a truncated archive, or its copy lacks
+		// memory and goes.
+		if pageServer == "" || !sent {
+			_ = cmd.Process.Kill()
+			_ = wait()
+			return nil, err
+		}
+		if terr := wait(); terr != nil {
+			return nil, fmt.Errorf("migrating %s: %w (%s); %s still runs here", c.Name, ErrMigrateTarget, lastLine(stderr.Bytes(), terr), c.Name)
+		}
+		if id := lastField(stdout.Bytes()); id != "" {
+			rm := exec.CommandContext(context.WithoutCancel(ctx), "sh", "-c", o.To+" rm -f "+id)
+			if out, rerr := rm.CombinedOutput(); rerr != nil {
+				logrus.Warnf("removing the copy %s on the target after the failed transfer: %s", id, lastLine(out, rerr))
+			}
+		}
+		return nil, fmt.Errorf("migrating %s: %w; %s still runs here", c.Name, err, c.Name)
 	}
 	streamErr := err
-	targetErr := wait()
+	targetErr = wait()
 	if streamErr == nil && targetErr == nil {
 		r := &MigrateResult{
 			ID:                 lastField(stdout.Bytes()),

@@ -1,12 +1,14 @@
 package oci
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // ErrCheckpoint is the class of checkpoint and restore failures; a
@@ -51,6 +53,14 @@ type CheckpointOptions struct {
 	PreDump        bool   // memory only; the container keeps running
 	ParentPath     string // images of a previous pre-dump, relative to ImagePath or absolute
 	CRIU           string // path of criu ("" = runc's default, criu in $PATH)
+	// LazyPages dumps everything but the memory, then serves the memory
+	// from CRIU's page server at PageServer (ADDRESS:PORT) until a
+	// restore's lazy-pages daemon has fetched it all; Checkpoint returns
+	// then. Ready is called once the page server listens, the images
+	// being complete.
+	LazyPages  bool
+	PageServer string
+	Ready      func()
 }
 
 // Checkpoint dumps the container with CRIU (runc checkpoint). Unless
@@ -84,9 +94,54 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, o CheckpointOptions
 	if o.ParentPath != "" {
 		args = append(args, "--parent-path", o.ParentPath)
 	}
-	_, err := r.run(ctx, nil, "checkpoint", id, append(args, id)...)
+	var err error
+	if o.LazyPages {
+		err = r.checkpointLazy(ctx, id, o, args)
+	} else {
+		_, err = r.run(ctx, nil, "checkpoint", id, append(args, id)...)
+	}
 	if err != nil {
 		return criuError("checkpoint", id, err, filepath.Join(o.WorkPath, "dump.log"))
+	}
+	return nil
+}
+
+// checkpointLazy runs a lazy-pages checkpoint: runc writes a byte on its
+// status descriptor (fd 3) when CRIU's page server is ready.
+func (r *Runtime) checkpointLazy(ctx context.Context, id string, o CheckpointOptions, args []string) error {
+	if o.PageServer == "" {
+		return errors.New("checkpoint: lazy pages need the page server's address")
+	}
+	sr, sw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer sr.Close()
+	args = append(args, "--lazy-pages", "--page-server", o.PageServer, "--status-fd", "3", id)
+	cmd := r.command(ctx, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.ExtraFiles = []*os.File{sw}
+	err = cmd.Start()
+	sw.Close()
+	if err != nil {
+		return r.errorFor("checkpoint", id, err, "")
+	}
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		// One byte when ready; EOF when runc exits without.
+		var b [1]byte
+		if n, _ := sr.Read(b[:]); n == 1 && o.Ready != nil {
+			o.Ready()
+		}
+	}()
+	err = cmd.Wait()
+	// A byte written just before runc exited is still read.
+	_ = sr.SetReadDeadline(time.Now().Add(time.Second))
+	<-read
+	if err != nil {
+		return r.errorFor("checkpoint", id, err, stderr.String())
 	}
 	return nil
 }
@@ -99,7 +154,10 @@ type RestoreOptions struct {
 	PidFile        string
 	TCPEstablished bool
 	FileLocks      bool
-	CRIU           string
+	// LazyPages restores without the memory, which a running criu
+	// lazy-pages daemon (its socket in the work directory) fills in.
+	LazyPages bool
+	CRIU      string
 }
 
 // RestoreArgs are the restore options that go after "runc restore", as a
@@ -112,6 +170,9 @@ func (o RestoreOptions) RestoreArgs() []string {
 	}
 	if o.FileLocks {
 		args = append(args, "--file-locks")
+	}
+	if o.LazyPages {
+		args = append(args, "--lazy-pages")
 	}
 	return args
 }

@@ -279,6 +279,7 @@ func newRestoreCmd(g *globalOptions) *cobra.Command {
 	f.BoolVar(&o.IgnoreStaticIP, "ignore-static-ip", false, "with --import or a checkpoint image, drop the archive's --network ip=/ip6= settings: the copy gets new addresses")
 	f.BoolVar(&o.IgnoreStaticMAC, "ignore-static-mac", false, "with --import or a checkpoint image, drop the archive's --network mac= settings")
 	f.StringVarP(&o.Name, "name", "n", "", "with --import or a checkpoint image, the new container's `name`")
+	f.StringVar(&o.LazyPagesFrom, "lazy-pages-from", "", "restore a lazy-pages checkpoint, faulting its memory in from the page server at `IP:PORT` (migrate --lazy-pages passes it)")
 	f.BoolVar(&printStats, "print-stats", false, "print CRIU's statistics as JSON")
 	return cmd
 }

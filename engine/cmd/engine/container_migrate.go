@@ -64,7 +64,8 @@ it is restored here. Prints the copy's ID on the target.`,
 	f.StringVarP(&o.Name, "name", "n", "", "the copy's `name` on the target")
 	f.StringVar(&o.Compress, "compress", "none", "compression of the streamed archive: none, zstd or gzip")
 	f.BoolVar(&o.IncludeImage, "include-image", false, "stream the base image too, for a target that lacks it and cannot pull it")
-	f.BoolVar(&o.LazyPages, "lazy-pages", false, "post-copy: the target faults the memory in from the source (CRIU page server, userfaultfd)")
+	f.BoolVar(&o.LazyPages, "lazy-pages", false, "post-copy: the copy runs at once and faults the memory in from here (CRIU page server, userfaultfd)")
+	f.StringVar(&o.PageServer, "page-server", "", "with --lazy-pages, the `IP[:PORT]` of this host the target fetches the memory from (default 127.0.0.1, a free port)")
 	f.BoolVar(&printStats, "print-stats", false, "print the migration's size and durations as JSON")
 	return cmd
 }
