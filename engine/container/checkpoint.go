@@ -224,7 +224,7 @@ func (e *Engine) Checkpoint(ctx context.Context, id string, o CheckpointOptions)
 	if err != nil {
 		return nil, err
 	}
-	c, unlock, err := e.acquire(id)
+	c, unlock, err := e.acquireOp(ctx, id, "checkpoint")
 	if err != nil {
 		return nil, err
 	}
@@ -467,7 +467,7 @@ func (e *Engine) Restore(ctx context.Context, id string, o RestoreOptions) (*Res
 	if o.ImportPrevious != "" {
 		return nil, errors.New("--import-previous needs --import")
 	}
-	c, unlock, err := e.acquire(id)
+	c, unlock, err := e.acquireOp(ctx, id, "restore")
 	if err != nil {
 		return nil, err
 	}
@@ -475,7 +475,7 @@ func (e *Engine) Restore(ctx context.Context, id string, o RestoreOptions) (*Res
 	return e.restore(ctx, c, criuPath, o)
 }
 
-// restore does Restore's work with the container's lock held.
+// restore does Restore's work under the container's operation marker.
 func (e *Engine) restore(ctx context.Context, c *Container, criuPath string, o RestoreOptions) (*RestoreResult, error) {
 	if e.Rootless {
 		return nil, errors.New("restore needs root: rootless containers cannot be restored yet")

@@ -134,14 +134,8 @@ func (e *Engine) lock(id string) (func(), error) {
 	return l.Unlock, nil
 }
 
-// acquire reads the container's record and marks an operation in progress
-// on it (see acquireOp); the caller ends the operation with the returned
-// function.
-func (e *Engine) acquire(id string) (*Container, func(), error) {
-	return e.acquireOp(context.Background(), id, "update")
-}
-
-// acquireOp starts operation op on a container. The container's file lock
+// acquireOp starts operation op on a container, reading its record; the
+// caller ends the operation with the returned function. The container's file lock
 // is held only while its record is read and the operation's marker (op,
 // PID of this process) is written into it; the runtime calls that follow
 // run with no lock held. Another operation waits for a marker whose owner

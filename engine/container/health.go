@@ -71,7 +71,7 @@ func healthArgs(test []string) ([]string, error) {
 }
 
 // HealthCheck runs the container's healthcheck once now, records the
-// result in its state under its lock, and logs a health_status event.
+// result in its state under its operation marker, and logs a health_status event.
 func (e *Engine) HealthCheck(ctx context.Context, id string) (*HealthResult, error) {
 	c, err := e.Lookup(id)
 	if err != nil {
@@ -112,7 +112,7 @@ func (e *Engine) HealthCheck(ctx context.Context, id string) (*HealthResult, err
 	}
 	res := &HealthResult{Passed: log.ExitCode == 0, Log: log}
 
-	c, unlock, err := e.acquire(id)
+	c, unlock, err := e.acquireOp(ctx, id, "healthcheck")
 	if err != nil {
 		return nil, err
 	}

@@ -149,7 +149,7 @@ func freeHostPorts(cfg *Config) error {
 }
 
 // setupNetwork gives a bridge container its namespace, addresses, ports
-// and firewall rules for this run (lock held); the result is kept in
+// and firewall rules for this run (operation marker held); the result is kept in
 // State.Net until finish tears it down.
 func (e *Engine) setupNetwork(ctx context.Context, c *Container) error {
 	if c.State.Net != nil {
@@ -209,7 +209,7 @@ func holdPorts(c *Container) ([]*os.File, error) {
 	return files, nil
 }
 
-// teardownNetwork removes what setupNetwork made (lock held).
+// teardownNetwork removes what setupNetwork made (operation marker held).
 func (e *Engine) teardownNetwork(ctx context.Context, c *Container) {
 	if isSlirp(c.Network) {
 		// Without a state (a command killed during setup) the namespace
@@ -531,7 +531,7 @@ func (e *Engine) PruneNetworks(ctx context.Context) ([]string, error) {
 // ConnectNetwork joins a container to one more network: in its record, and
 // at once when it runs.
 func (e *Engine) ConnectNetwork(ctx context.Context, id, name string, o network.Options) error {
-	c, unlock, err := e.acquire(id)
+	c, unlock, err := e.acquireOp(ctx, id, "network connect")
 	if err != nil {
 		return err
 	}
@@ -575,7 +575,7 @@ func (e *Engine) ConnectNetwork(ctx context.Context, id, name string, o network.
 // DisconnectNetwork takes a container off a network: at once when it runs,
 // and from its record.
 func (e *Engine) DisconnectNetwork(ctx context.Context, id, name string) error {
-	c, unlock, err := e.acquire(id)
+	c, unlock, err := e.acquireOp(ctx, id, "network disconnect")
 	if err != nil {
 		return err
 	}
@@ -724,7 +724,7 @@ func (e *Engine) updateEtcFiles(c *Container, a network.Attachment, remove bool)
 // firewall rules (network reload); other containers are left alone and
 // report false.
 func (e *Engine) ReloadNetwork(ctx context.Context, id string) (bool, error) {
-	c, unlock, err := e.acquire(id)
+	c, unlock, err := e.acquireOp(ctx, id, "network reload")
 	if err != nil {
 		return false, err
 	}

@@ -155,7 +155,7 @@ type diffFile struct {
 // diffLayer writes the container's changes to a temporary file, with the
 // container paused meanwhile if asked and running.
 func (e *Engine) diffLayer(ctx context.Context, id string, pause bool) (*Container, *diffFile, func(), error) {
-	c, unlock, err := e.acquire(id)
+	c, unlock, err := e.acquireOp(ctx, id, "commit")
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -117,10 +117,10 @@ func (e *Engine) Copy(ctx context.Context, o CopyOptions) error {
 		if end.name == "" {
 			continue
 		}
-		// The lock is held for the copy: the exit command's cleanup of a
+		// The operation marker is held for the copy: the exit command's cleanup of a
 		// container that just stopped would otherwise unmount the root
 		// filesystem under the copy.
-		c, unlock, err := e.acquire(end.name)
+		c, unlock, err := e.acquireOp(ctx, end.name, "cp")
 		if err != nil {
 			return err
 		}

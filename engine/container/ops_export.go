@@ -11,7 +11,7 @@ import (
 // Export writes the container's root filesystem as a tar stream (running
 // or not), as `podman export` does; volumes and bind mounts are not in it.
 func (e *Engine) Export(ctx context.Context, id string, w io.Writer) error {
-	c, unlock, err := e.acquire(id)
+	c, unlock, err := e.acquireOp(ctx, id, "export")
 	if err != nil {
 		return err
 	}

@@ -1,13 +1,14 @@
 package container
 
 import (
+	"context"
 	"fmt"
 )
 
 // MountRootfs mounts the container's root filesystem (again: mounts are
 // counted) and returns its path on the host.
 func (e *Engine) MountRootfs(id string) (string, error) {
-	c, unlock, err := e.acquire(id)
+	c, unlock, err := e.acquireOp(context.Background(), id, "mount")
 	if err != nil {
 		return "", err
 	}
@@ -24,7 +25,7 @@ func (e *Engine) MountRootfs(id string) (string, error) {
 // (every mount with force). The mount a running container uses is never
 // released.
 func (e *Engine) UnmountRootfs(id string, force bool) error {
-	c, unlock, err := e.acquire(id)
+	c, unlock, err := e.acquireOp(context.Background(), id, "umount")
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ const cpuPeriod = 100000
 // Update changes a container's resource limits: in its record (inspect,
 // and every later start, see them) and, when it runs, in its cgroup.
 func (e *Engine) Update(ctx context.Context, id string, o UpdateOptions) (*Container, error) {
-	c, unlock, err := e.acquire(id)
+	c, unlock, err := e.acquireOp(ctx, id, "update")
 	if err != nil {
 		return nil, err
 	}

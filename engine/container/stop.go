@@ -16,7 +16,7 @@ import (
 	"github.com/ocisuite/suite/shared/oci"
 )
 
-// finish tears down a container whose processes are gone (lock held): the
+// finish tears down a container whose processes are gone (operation marker held): the
 // runtime's record, the root filesystem mount, and the final state.
 func (e *Engine) finish(ctx context.Context, c *Container) {
 	code, at, ok := monitor.ExitCode(e.exitDir(), c.ID)
@@ -221,7 +221,7 @@ func (e *Engine) Cleanup(ctx context.Context, id string) error {
 	if !restart {
 		return nil
 	}
-	// Back off (100 ms doubling, at most 5 s) without holding the lock,
+	// Back off (100 ms doubling, at most 5 s) without holding a marker,
 	// so that stop and rm act at once.
 	delay := min(100*time.Millisecond<<min(c.State.RestartCount, 6), 5*time.Second)
 	time.Sleep(delay)

@@ -133,7 +133,7 @@ func (e *Engine) Check(ctx context.Context, o CheckOptions) ([]Problem, error) {
 	return append(out, storeProblems...), nil
 }
 
-// checkContainer checks one of the engine's containers under its lock.
+// checkContainer checks one of the engine's containers under its lock, taking its operation marker for a repair that calls the runtime.
 func (e *Engine) checkContainer(ctx context.Context, cfg Config, layerID string, o CheckOptions) ([]Problem, error) {
 	unlock, err := e.lock(cfg.ID)
 	if err != nil {

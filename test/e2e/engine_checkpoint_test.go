@@ -19,12 +19,18 @@ var counterLoop = []string{"sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /
 // counter reads /tmp/c in a running container.
 func (e *engineStore) counter(t *testing.T, name string) int {
 	t.Helper()
-	out := strings.TrimSpace(e.must(t, "exec", name, "cat", "/tmp/c").Stdout)
-	n, err := strconv.Atoi(out)
-	if err != nil {
-		t.Fatalf("counter of %s: %q", name, out)
+	// The file may be caught between truncation and write: look again.
+	for try := 0; ; try++ {
+		out := strings.TrimSpace(e.must(t, "exec", name, "cat", "/tmp/c").Stdout)
+		n, err := strconv.Atoi(out)
+		if err == nil {
+			return n
+		}
+		if try == 20 {
+			t.Fatalf("counter of %s: %q", name, out)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return n
 }
 
 // waitCounter waits until the counter of name reaches at least n.
