@@ -86,14 +86,14 @@ func (e *Engine) Check(ctx context.Context, o CheckOptions) ([]Problem, error) {
 		out = append(out, ps...)
 	}
 	out = append(out, e.checkLeftovers(ctx, known, o)...)
-	if !e.Rootless {
-		stale, err := e.Networks().StaleLeases(o.Repair)
-		if err != nil {
-			return out, fmt.Errorf("checking network leases: %w", err)
-		}
-		for _, l := range stale {
-			out = append(out, Problem{Kind: "network", ID: l.Container, Problem: fmt.Sprintf("address %s on %s is leased, but the network namespace %s is gone", l.IP, l.Bridge, l.NetNS), Repaired: o.Repair})
-		}
+	// Leases of rootful networks, or of a rootless user's bridge networks
+	// in the rootless network namespace.
+	stale, err := e.Networks().StaleLeases(o.Repair)
+	if err != nil {
+		return out, fmt.Errorf("checking network leases: %w", err)
+	}
+	for _, l := range stale {
+		out = append(out, Problem{Kind: "network", ID: l.Container, Problem: fmt.Sprintf("address %s on %s is leased, but the network namespace %s is gone", l.IP, l.Bridge, l.NetNS), Repaired: o.Repair})
 	}
 
 	opts := storage.CheckMost()
