@@ -195,6 +195,31 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) error {
 	return nil
 }
 
+// prepareNetwork starts a rootful bridge container's network setup: the
+// namespace and leases, leaving netavark's run to the returned Pending's
+// Apply. Other containers get nil (setupNetwork does all their work).
+func (e *Engine) prepareNetwork(ctx context.Context, c *Container) (*network.Pending, error) {
+	if c.Network != "bridge" || e.Rootless {
+		return nil, nil
+	}
+	if c.State.Net != nil {
+		e.teardownNetwork(ctx, c)
+	}
+	p, err := e.Networks().Prepare(ctx, network.Request{
+		ContainerID:   c.ID,
+		ContainerName: c.Name,
+		Networks:      c.Networks,
+		Options:       c.NetworkOptions,
+		Ports:         c.Ports,
+		NetNS:         filepath.Join(e.Dir, "netns", c.ID),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("setting up the network of %s: %w", c.Name, err)
+	}
+	c.State.Net = p.Namespace()
+	return p, nil
+}
+
 // holdPorts binds a bridge container's published host ports for its
 // conmon to keep (network.HoldPorts). A rootless container's are bound by
 // the rootless network namespace's slirp4netns, which forwards them.

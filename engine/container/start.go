@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ocisuite/suite/engine/monitor"
+	"github.com/ocisuite/suite/engine/network"
 	"github.com/ocisuite/suite/shared/oci"
 )
 
@@ -69,11 +70,24 @@ func (e *Engine) init(ctx context.Context, c *Container, size *specs.Box) error 
 		return err
 	}
 	c.State.Mountpoint = mountpoint
-	if err := e.setupNetwork(ctx, c); err != nil {
+	// A rootful bridge container's namespace is made first, and netavark
+	// configures it while conmon and runc create the container in it; the
+	// container's process starts only after both (applyNetwork).
+	pending, err := e.prepareNetwork(ctx, c)
+	if err != nil {
 		return err
+	}
+	if pending == nil {
+		if err := e.setupNetwork(ctx, c); err != nil {
+			return err
+		}
 	}
 	defer func() {
 		if !ok {
+			if pending != nil {
+				pending.Abort()
+				c.State.Net = nil
+			}
 			e.teardownNetwork(ctx, c)
 		}
 	}()
@@ -110,6 +124,21 @@ func (e *Engine) init(ctx context.Context, c *Container, size *specs.Box) error 
 			f.Close()
 		}
 	}()
+	type netResult struct {
+		st  *network.Status
+		err error
+	}
+	applied := make(chan netResult, 1)
+	if pending != nil {
+		p := pending
+		pending = nil // from here Apply owns it: it cleans up after itself
+		go func() {
+			st, err := p.Apply(ctx)
+			applied <- netResult{st, err}
+		}()
+	} else {
+		applied <- netResult{c.State.Net, nil}
+	}
 	started, err := monitor.Start(ctx, monitor.Options{
 		Conmon:      e.Conmon,
 		Runtime:     e.Runtime.Path,
@@ -127,8 +156,26 @@ func (e *Engine) init(ctx context.Context, c *Container, size *specs.Box) error 
 		ExitCommand: exitCmd,
 		ExtraFiles:  held,
 	}, [3]*os.File{os.Stdin, os.Stdout, os.Stderr})
+	net := <-applied
+	c.State.Net = net.st
+	if netErr := net.err; netErr != nil {
+		if err == nil {
+			// Created in a namespace netavark could not configure: the
+			// container goes, before its process ever ran.
+			_ = e.Runtime.Delete(context.WithoutCancel(ctx), c.ID, true)
+		}
+		return fmt.Errorf("setting up the network of %s: %w", c.Name, netErr)
+	}
 	if err != nil {
 		return fmt.Errorf("creating container %s: %w", c.Name, err)
+	}
+	if c.Network == "bridge" && !e.Rootless {
+		// /etc/hosts and resolv.conf again, with what netavark made (the
+		// bind mounts show the files rewritten in place).
+		if _, err := writeEtcFiles(c, bundle, spec.Hostname); err != nil {
+			_ = e.Runtime.Delete(context.WithoutCancel(ctx), c.ID, true)
+			return err
+		}
 	}
 	ok = true
 	c.State = State{

@@ -160,21 +160,47 @@ type netavarkInterface struct {
 // Setup creates the container's network namespace, leases its addresses
 // and has netavark configure its interfaces, firewall and DNS. On error
 // nothing is left behind.
-func (s Store) Setup(ctx context.Context, r Request) (st *Status, err error) {
-	if err := checkPorts(r.Ports); err != nil {
-		return nil, err
-	}
-	opts := netavarkOptions{
-		ContainerID: r.ContainerID, ContainerName: r.ContainerName, PortMappings: s.netavarkPorts(r.Ports),
-		Networks: map[string]perNetwork{}, NetworkInfo: map[string]*Network{},
-	}
-	// The lock is held throughout, as podman does: netavark runs that
-	// create or delete the same bridge and chains must not interleave.
-	unlock, err := s.lock()
+func (s Store) Setup(ctx context.Context, r Request) (*Status, error) {
+	p, err := s.Prepare(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	return p.Apply(ctx)
+}
+
+// Pending is a Setup half done: the addresses are leased and the empty
+// network namespace exists, so a runtime can already create a container
+// in it while netavark configures it (Apply). The store's network lock is
+// held until Apply or Abort, as podman holds it across netavark.
+type Pending struct {
+	s       Store
+	r       Request
+	opts    netavarkOptions
+	leased  []string
+	bridges []string
+	unlock  func()
+}
+
+// Prepare leases the container's addresses and creates its network
+// namespace. The caller must call Apply or Abort.
+func (s Store) Prepare(ctx context.Context, r Request) (_ *Pending, err error) {
+	if err := checkPorts(r.Ports); err != nil {
+		return nil, err
+	}
+	p := &Pending{s: s, r: r, opts: netavarkOptions{
+		ContainerID: r.ContainerID, ContainerName: r.ContainerName, PortMappings: s.netavarkPorts(r.Ports),
+		Networks: map[string]perNetwork{}, NetworkInfo: map[string]*Network{},
+	}}
+	// The lock is held throughout, as podman does: netavark runs that
+	// create or delete the same bridge and chains must not interleave.
+	if p.unlock, err = s.lock(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			p.release()
+		}
+	}()
 	if err := s.ensureDefault(); err != nil {
 		return nil, err
 	}
@@ -183,43 +209,67 @@ func (s Store) Setup(ctx context.Context, r Request) (st *Status, err error) {
 			return nil, err
 		}
 	}
-	leased, bridges := []string{}, []string{}
-	defer func() {
-		if err != nil {
-			s.releaseAll(r.ContainerID, bridges)
-			if s.Rootless != nil {
-				os.Remove(s.ownerPath(r.ContainerID))
-				if err := s.cleanupRootless(); err != nil {
-					logrus.Warnf("removing the rootless network namespace: %v", err)
-				}
-			}
-		}
-	}()
 	for i, name := range r.Networks {
 		n, err := s.get(name)
 		if err != nil {
 			return nil, err
 		}
 		o := r.Options[n.Name]
-		bridges = append(bridges, n.NetworkInterface)
+		p.bridges = append(p.bridges, n.NetworkInterface)
 		ips, err := s.leaseAll(n, r.ContainerID, o)
 		if err != nil {
 			return nil, err
 		}
-		leased = append(leased, n.Name)
+		p.leased = append(p.leased, n.Name)
 		pn := perNetwork{InterfaceName: fmt.Sprintf("eth%d", i), StaticIPs: ips, StaticMAC: o.MAC}
 		if n.DNSEnabled {
 			pn.Aliases = append([]string{r.ContainerName, r.ContainerID[:12]}, o.Aliases...)
 		}
-		opts.Networks[n.Name] = pn
-		opts.NetworkInfo[n.Name] = n
+		p.opts.Networks[n.Name] = pn
+		p.opts.NetworkInfo[n.Name] = n
 	}
 	if err := NewNS(r.NetNS); err != nil {
 		return nil, err
 	}
 	if err := s.writeOwner(r.ContainerID, r.NetNS); err != nil {
+		_ = RemoveNS(r.NetNS)
 		return nil, err
 	}
+	return p, nil
+}
+
+// Namespace is what is known before Apply: the namespace and the ports.
+func (p *Pending) Namespace() *Status {
+	st := &Status{NetNS: p.r.NetNS, Ports: p.r.Ports}
+	if p.s.Rootless != nil {
+		st.Rootless = p.s.rootlessStatus()
+	}
+	return st
+}
+
+// Abort undoes Prepare.
+func (p *Pending) Abort() {
+	_ = RemoveNS(p.r.NetNS)
+	p.release()
+}
+
+// release gives back the leases and the lock (Prepare failed, or Apply,
+// or Abort).
+func (p *Pending) release() {
+	defer p.unlock()
+	p.s.releaseAll(p.r.ContainerID, p.bridges)
+	if p.s.Rootless != nil {
+		os.Remove(p.s.ownerPath(p.r.ContainerID))
+		if err := p.s.cleanupRootless(); err != nil {
+			logrus.Warnf("removing the rootless network namespace: %v", err)
+		}
+	}
+}
+
+// Apply has netavark configure the namespace Prepare made, and returns
+// the container's network status. On error nothing is left behind.
+func (p *Pending) Apply(ctx context.Context) (*Status, error) {
+	s, r, opts := p.s, p.r, p.opts
 	var res netavarkResult
 	out, err := s.netavark(ctx, "setup", r.NetNS, opts)
 	if err == nil {
@@ -236,14 +286,12 @@ func (s Store) Setup(ctx context.Context, r Request) (st *Status, err error) {
 	}
 	if err != nil {
 		_, _ = s.netavark(context.WithoutCancel(ctx), "teardown", r.NetNS, opts)
-		_ = RemoveNS(r.NetNS)
+		p.Abort()
 		return nil, err
 	}
-	st = &Status{NetNS: r.NetNS, Ports: r.Ports}
-	if s.Rootless != nil {
-		st.Rootless = s.rootlessStatus()
-	}
-	for _, name := range leased {
+	defer p.unlock()
+	st := p.Namespace()
+	for _, name := range p.leased {
 		n := opts.NetworkInfo[name]
 		pn := opts.Networks[n.Name]
 		a := Attachment{Network: n.Name, ID: n.ID, Bridge: n.NetworkInterface, Interface: pn.InterfaceName, Aliases: r.Options[n.Name].Aliases}
