@@ -180,19 +180,24 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) error {
 	if c.Network != "bridge" {
 		return nil
 	}
-	st, err := e.Networks().Setup(ctx, network.Request{
+	st, err := e.Networks().Setup(ctx, e.networkRequest(c))
+	if err != nil {
+		return fmt.Errorf("setting up the network of %s: %w", c.Name, err)
+	}
+	c.State.Net = st
+	return nil
+}
+
+// networkRequest is what netavark's setup needs about c.
+func (e *Engine) networkRequest(c *Container) network.Request {
+	return network.Request{
 		ContainerID:   c.ID,
 		ContainerName: c.Name,
 		Networks:      c.Networks,
 		Options:       c.NetworkOptions,
 		Ports:         c.Ports,
 		NetNS:         filepath.Join(e.Dir, "netns", c.ID),
-	})
-	if err != nil {
-		return fmt.Errorf("setting up the network of %s: %w", c.Name, err)
 	}
-	c.State.Net = st
-	return nil
 }
 
 // prepareNetwork starts a rootful bridge container's network setup: the
@@ -205,14 +210,7 @@ func (e *Engine) prepareNetwork(ctx context.Context, c *Container) (*network.Pen
 	if c.State.Net != nil {
 		e.teardownNetwork(ctx, c)
 	}
-	p, err := e.Networks().Prepare(ctx, network.Request{
-		ContainerID:   c.ID,
-		ContainerName: c.Name,
-		Networks:      c.Networks,
-		Options:       c.NetworkOptions,
-		Ports:         c.Ports,
-		NetNS:         filepath.Join(e.Dir, "netns", c.ID),
-	})
+	p, err := e.Networks().Prepare(ctx, e.networkRequest(c))
 	if err != nil {
 		return nil, fmt.Errorf("setting up the network of %s: %w", c.Name, err)
 	}

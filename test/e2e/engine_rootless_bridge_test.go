@@ -67,6 +67,16 @@ func userProcesses(uid int, name, substr string) []int {
 	return out
 }
 
+// killNetworkHelpers kills the user's slirp4netns and aardvark-dns of
+// this test's run directory, which a failed test may leave behind.
+func (r *rootlessEngine) killNetworkHelpers() {
+	for _, name := range []string{"slirp4netns", "aardvark-dns"} {
+		for _, pid := range userProcesses(r.uid, name, r.runtime) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
 // TestEngineRootlessBridge: an unprivileged user's own bridge networks,
 // in the rootless network namespace as podman 4 makes them: network
 // create/ls/inspect/rm with podman's JSON in the user's store; containers
@@ -77,13 +87,7 @@ func userProcesses(uid int, name, substr string) []int {
 func TestEngineRootlessBridge(t *testing.T) {
 	usableTun(t)
 	r := newRootlessEngine(t)
-	t.Cleanup(func() {
-		for _, name := range []string{"slirp4netns", "aardvark-dns"} {
-			for _, pid := range userProcesses(r.uid, name, r.runtime) {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	})
+	t.Cleanup(r.killNetworkHelpers)
 	archive := publicCopy(t, fixture.DockerArchive(t, fixture.Busybox(t), "localhost/bb:latest"))
 	r.must("load", "-i", archive)
 

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,27 +26,7 @@ func usableTun(t *testing.T) {
 // slirpProcesses are the slirp4netns processes of uid whose arguments
 // contain substr (a namespace path).
 func slirpProcesses(uid int, substr string) []int {
-	ents, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || len(b) == 0 {
-			continue
-		}
-		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		var st syscall.Stat_t
-		if filepath.Base(args[0]) != "slirp4netns" || syscall.Stat(filepath.Join("/proc", e.Name()), &st) != nil || int(st.Uid) != uid {
-			continue
-		}
-		if strings.Contains(strings.Join(args, " "), substr) {
-			out = append(out, pid)
-		}
-	}
-	return out
+	return userProcesses(uid, "slirp4netns", substr)
 }
 
 // TestEngineRootlessNetwork: an unprivileged user's containers get

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/ocisuite/suite/test/fixture"
@@ -21,13 +20,7 @@ import (
 func TestEngineRootlessStaleLease(t *testing.T) {
 	usableTun(t)
 	r := newRootlessEngine(t)
-	t.Cleanup(func() {
-		for _, name := range []string{"slirp4netns", "aardvark-dns"} {
-			for _, pid := range userProcesses(r.uid, name, r.runtime) {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	})
+	t.Cleanup(r.killNetworkHelpers)
 	archive := publicCopy(t, fixture.DockerArchive(t, fixture.Busybox(t), "localhost/bb:latest"))
 	r.must("load", "-i", archive)
 	r.must("run", "-d", "--network", "bridge", "--name", "lost", "localhost/bb:latest", "sleep", "1000")
