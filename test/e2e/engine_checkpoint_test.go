@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ocisuite/suite/test/bin"
 )
 
 // counterLoop increments a counter held only in the shell's memory and
@@ -33,8 +35,19 @@ func (e *engineStore) counter(t *testing.T, name string) int {
 	}
 }
 
+// engineRunner runs engine commands on one instance (engineStore, or
+// nsEngine in its own network namespace).
+type engineRunner interface {
+	run(t *testing.T, args ...string) bin.Result
+}
+
 // waitCounter waits until the counter of name reaches at least n.
 func (e *engineStore) waitCounter(t *testing.T, name string, n int) int {
+	t.Helper()
+	return waitCounter(t, e, name, n)
+}
+
+func waitCounter(t *testing.T, e engineRunner, name string, n int) int {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -71,11 +84,16 @@ func (e *engineStore) fileCounter(t *testing.T, name string) int {
 // it grows.
 func (e *engineStore) assertResumed(t *testing.T, name string, at int) {
 	t.Helper()
-	first := e.waitCounter(t, name, at)
+	assertResumed(t, e, name, at)
+}
+
+func assertResumed(t *testing.T, e engineRunner, name string, at int) {
+	t.Helper()
+	first := waitCounter(t, e, name, at)
 	if first > at+50 {
 		t.Fatalf("counter of %s is %d just after restore, checkpoint was at %d", name, first, at)
 	}
-	next := e.waitCounter(t, name, first+3)
+	next := waitCounter(t, e, name, first+3)
 	t.Logf("%s: checkpoint at %d, restored %d, then %d", name, at, first, next)
 }
 
