@@ -11,6 +11,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/ocisuite/suite/engine/monitor"
 )
@@ -225,21 +226,45 @@ func (e *Engine) finishAttach(ctx context.Context, c *Container, conn *net.UnixC
 	return e.waitExited(ctx, c)
 }
 
-// waitExited waits for conmon's exit file and returns the exit code.
+// waitExited waits for the container's exit and returns its exit code:
+// conmon's exit file, watched with inotify so that the caller can clean
+// up at once, or the record, once another command has recorded the exit.
 func (e *Engine) waitExited(ctx context.Context, c *Container) (int, error) {
-	code := -1
-	err := waitFor(ctx, 10*time.Millisecond, func() (bool, error) {
-		cur, err := e.Lookup(c.ID)
-		if err != nil {
-			return false, err
+	ino := -1
+	if fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK); err == nil {
+		if _, err := unix.InotifyAddWatch(fd, e.exitDir(), unix.IN_CLOSE_WRITE|unix.IN_MOVED_TO); err == nil {
+			ino = fd
+			defer unix.Close(fd)
+		} else {
+			unix.Close(fd)
 		}
-		if cur.State.Status == StatusExited {
-			code = cur.State.ExitCode
-			return true, nil
+	}
+	var looked time.Time
+	for {
+		if code, _, ok := monitor.ExitCode(e.exitDir(), c.ID); ok {
+			return code, nil
 		}
-		return false, nil
-	})
-	return code, err
+		if time.Since(looked) >= 100*time.Millisecond {
+			cur, err := e.Lookup(c.ID)
+			if err != nil {
+				return -1, err
+			}
+			if cur.State.Status == StatusExited {
+				return cur.State.ExitCode, nil
+			}
+			looked = time.Now()
+		}
+		if err := ctx.Err(); err != nil {
+			return -1, err
+		}
+		if ino < 0 {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if n, err := unix.Poll([]unix.PollFd{{Fd: int32(ino), Events: unix.POLLIN}}, 100); err == nil && n > 0 {
+			drain(ino)
+		}
+	}
 }
 
 // Resize sets the container's terminal size through conmon.

@@ -104,6 +104,14 @@ func New(o Options) (*Engine, error) {
 
 func (e *Engine) exitDir() string { return filepath.Join(e.Dir, "exits") }
 
+// TakeCleanup makes this process the one that cleans up after container
+// id exits (a foreground run); conmon's exit command then leaves it alone
+// while this process lives. Call the returned function when done, or when
+// leaving the container running.
+func (e *Engine) TakeCleanup(id string) (release func()) {
+	return monitor.TakeCleanup(e.Dir, id)
+}
+
 // socketDir is kept short: a unix socket path has at most 107 bytes.
 func (e *Engine) socketDir() string { return filepath.Join(e.Dir, "s") }
 

@@ -19,6 +19,14 @@ import (
 // finish tears down a container whose processes are gone (operation marker held): the
 // runtime's record, the root filesystem mount, and the final state.
 func (e *Engine) finish(ctx context.Context, c *Container) {
+	e.finishing(ctx, c)()
+}
+
+// finishing is finish with the runtime's delete still running when it
+// returns (it needs nothing this process does next, such as removing the
+// storage); the returned function waits for it, and must be called before
+// the operation marker is released.
+func (e *Engine) finishing(ctx context.Context, c *Container) (wait func()) {
 	code, at, ok := monitor.ExitCode(e.exitDir(), c.ID)
 	if !ok && c.State.ConmonPid > 0 && alive(c.State.ConmonPid) {
 		// The processes are gone (the runtime says so) but conmon has not
@@ -31,9 +39,16 @@ func (e *Engine) finish(ctx context.Context, c *Container) {
 		})
 		cancel()
 	}
-	if err := e.Runtime.Delete(ctx, c.ID, true); err != nil {
-		logrus.Warnf("deleting container %s from the runtime: %v", c.ID, err)
-	}
+	// runc delete (the cgroup, the runtime's state) runs beside the
+	// unmount and the network teardown: neither needs the other.
+	deleted := make(chan struct{})
+	go func() {
+		defer close(deleted)
+		if err := e.Runtime.Delete(ctx, c.ID, true); err != nil {
+			logrus.Warnf("deleting container %s from the runtime: %v", c.ID, err)
+		}
+	}()
+	wait = func() { <-deleted }
 	hideRootfs(c.ID)
 	if _, err := e.Store.Unmount(c.ID, true); err != nil {
 		logrus.Debugf("unmounting %s: %v", c.ID, err)
@@ -63,6 +78,7 @@ func (e *Engine) finish(ctx context.Context, c *Container) {
 	if wasRunning {
 		e.event(c, "died")
 	}
+	return wait
 }
 
 // exited reports whether the container's processes are gone: conmon wrote
@@ -280,8 +296,10 @@ func (e *Engine) Remove(ctx context.Context, id string, o RemoveOptions) error {
 			return err
 		}
 	}
-	e.finish(ctx, c)
-	if err := e.removeStorage(c.ID); err != nil {
+	deleted := e.finishing(ctx, c)
+	err = e.removeStorage(c.ID)
+	deleted()
+	if err != nil {
 		return err
 	}
 	if o.Volumes {

@@ -8,9 +8,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ocisuite/suite/test/bin"
 	"github.com/ocisuite/suite/test/fixture"
 )
 
@@ -93,9 +95,53 @@ func TestEngineContainerRunForeground(t *testing.T) {
 	if res := e.run(t, "run", "--rm", "no-such-image"); res.Code != 125 {
 		t.Fatalf("unknown image: exit %d, want 125", res.Code)
 	}
-	// --rm leaves nothing behind.
+	// --rm leaves nothing behind, as soon as run returns: the CLI cleans
+	// up itself (conmon's exit command stands back while it lives).
 	if out := e.must(t, "ps", "-aq").Stdout; out != "" {
 		t.Fatalf("--rm left containers: %q", out)
+	}
+	for _, d := range []string{"engine/runc", "engine/exits", "engine/attached", "overlay-containers"} {
+		if left, _ := os.ReadDir(filepath.Join(e.runroot, d)); len(left) != 0 {
+			t.Fatalf("--rm left %s/%s", d, left[0].Name())
+		}
+	}
+	// Without --rm the CLI records the exit and unmounts at once.
+	e.must(t, "run", "--name", "kept", "bb", "true")
+	in := e.inspect(t, "kept")
+	if in.State.Status != "exited" || in.State.Pid != 0 {
+		t.Fatalf("after a foreground run: %+v", in.State)
+	}
+	if left, _ := os.ReadDir(filepath.Join(e.runroot, "engine/runc")); len(left) != 0 {
+		t.Fatalf("the runtime still holds %s", left[0].Name())
+	}
+	mounts, _ := os.ReadFile("/proc/self/mounts")
+	for _, l := range strings.Split(string(mounts), "\n") {
+		if strings.Contains(l, e.root+"/overlay/") && strings.Contains(l, "/merged ") {
+			t.Fatalf("a root filesystem is still mounted after the foreground run: %s", l)
+		}
+	}
+	e.must(t, "rm", "kept")
+	// A foreground run --rm whose CLI is killed: conmon's exit command
+	// removes the container when it ends.
+	cmd := bin.Cmd(t, "engine", e.args([]string{"run", "--rm", "--name", "orphan", "bb", "sleep", "1"})...)
+	cmd.Env = append(os.Environ(), e.env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); e.run(t, "ps", "-q", "--filter", "name=orphan", "--filter", "status=running").Stdout == ""; {
+		if time.Now().After(deadline) {
+			t.Fatal("the container orphan did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	deadline := time.Now().Add(15 * time.Second)
+	for e.must(t, "ps", "-aq").Stdout != "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the exit command did not remove the --rm container of a killed CLI: %s", e.must(t, "ps", "-a").Stdout)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	// stdin with -i.
 	res = e.stdin(t, []byte("hello stdin\n"), "run", "--rm", "-i", "bb", "cat")

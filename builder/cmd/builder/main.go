@@ -19,6 +19,7 @@ import (
 var exitCodes = cli.Codes{Default: 125, Usage: 125, Classify: runStatus}
 
 func main() {
+	cli.DeferGC()
 	// containers/storage re-executes this binary for some operations.
 	if reexec.Init() {
 		return

@@ -15,6 +15,7 @@ import (
 
 	units "github.com/docker/go-units"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -623,13 +624,27 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 					fmt.Fprintln(cmd.OutOrStdout(), c.ID)
 					return nil
 				}
+				// This process cleans up when the container exits, at once,
+				// instead of conmon's exit command (which does it when this
+				// process is gone); a restart policy is left to the latter.
+				cleans := f.rm || c.Restart.Name == "" || c.Restart.Name == "no"
+				release := func() {}
+				if cleans {
+					release = s.engine.TakeCleanup(c.ID)
+				}
+				defer release()
 				code, err := runAttached(ctx, cmd, s, c, keys, sigProxy, true)
 				if errors.Is(err, container.ErrDetached) {
 					return nil // the container goes on; --rm applies when it exits
 				}
-				if f.rm {
+				switch {
+				case f.rm:
 					if rerr := s.engine.Remove(context.WithoutCancel(ctx), c.ID, container.RemoveOptions{Force: true, Volumes: true}); rerr != nil && !errors.Is(rerr, container.ErrNoSuchContainer) {
 						fmt.Fprintf(cmd.ErrOrStderr(), "removing container %s: %v\n", c.Name, rerr)
+					}
+				case cleans && err == nil:
+					if cerr := s.engine.Cleanup(context.WithoutCancel(ctx), c.ID); cerr != nil && !errors.Is(cerr, container.ErrNoSuchContainer) {
+						logrus.Warnf("cleaning up container %s: %v", c.Name, cerr)
 					}
 				}
 				if err != nil {

@@ -16,6 +16,7 @@ import (
 var exitCodes = cli.Codes{Default: 125, Usage: 125}
 
 func main() {
+	cli.DeferGC()
 	// containers/storage re-executes this binary for some operations.
 	if reexec.Init() {
 		return

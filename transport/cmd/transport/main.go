@@ -10,6 +10,7 @@ import (
 )
 
 func main() {
+	cli.DeferGC()
 	// containers/storage re-executes this binary for some operations.
 	if reexec.Init() {
 		return
