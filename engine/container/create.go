@@ -117,7 +117,13 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	if err != nil {
 		return nil, err
 	}
-	sc, err := e.Store.CreateContainer(id, []string{cfg.Name}, imageID, "", string(meta), &storage.ContainerOptions{IDMappingOptions: idOpts})
+	sc, err := e.Store.CreateContainer(id, []string{cfg.Name}, imageID, "", string(meta), &storage.ContainerOptions{
+		IDMappingOptions: idOpts,
+		// As podman: an --rm container's layer is mounted "volatile" (no
+		// sync of its upper directory at unmount) and recorded without
+		// fsync; it does not outlive the container's one run.
+		Volatile: cfg.AutoRemove,
+	})
 	if err != nil {
 		if errors.Is(err, storage.ErrDuplicateName) {
 			return nil, fmt.Errorf("the container name %q is already in use by another container: %w (remove it or use --replace)", cfg.Name, ErrNameInUse)

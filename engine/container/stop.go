@@ -50,6 +50,9 @@ func (e *Engine) finishing(ctx context.Context, c *Container) (wait func()) {
 	}()
 	wait = func() { <-deleted }
 	hideRootfs(c.ID)
+	// Forced: a command killed between mounting and recording the mount
+	// leaves a mount the store does not count, which the removal of the
+	// storage would not unmount.
 	if _, err := e.Store.Unmount(c.ID, true); err != nil {
 		logrus.Debugf("unmounting %s: %v", c.ID, err)
 	}

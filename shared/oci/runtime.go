@@ -301,6 +301,122 @@ func (r *Runtime) startByFifo(ctx context.Context, id string) (done bool, err er
 	}
 }
 
+// deleteStopped does what `runc delete` does for a container whose
+// processes are all gone, without a runc process: remove its cgroups and
+// its state directory. It reports false, having changed nothing that runc
+// delete would not do next, when that is not certain: another runtime, a
+// process that may be alive, processes that may outlive the container's
+// init (no PID namespace of its own), poststop hooks, Intel RDT, or a
+// cgroup still busy.
+func (r *Runtime) deleteStopped(id string) bool {
+	if filepath.Base(r.Path) != "runc" || id == "" || strings.ContainsAny(id, "/") || id[0] == '.' {
+		return false
+	}
+	dir := filepath.Join(r.stateRoot(), id)
+	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if err != nil {
+		return false
+	}
+	var state struct {
+		InitPid     int               `json:"init_process_pid"`
+		InitStart   uint64            `json:"init_process_start"`
+		CgroupPaths map[string]string `json:"cgroup_paths"`
+		IntelRdt    string            `json:"intel_rdt_path"`
+		Config      struct {
+			Namespaces []struct {
+				Type string `json:"type"`
+				Path string `json:"path"`
+			} `json:"namespaces"`
+			Hooks map[string][]json.RawMessage `json:"Hooks"`
+		} `json:"config"`
+	}
+	if json.Unmarshal(b, &state) != nil || state.InitPid <= 0 || state.IntelRdt != "" || len(state.Config.Hooks["poststop"]) > 0 {
+		return false
+	}
+	ownPid := false
+	for _, ns := range state.Config.Namespaces {
+		if ns.Type == "NEWPID" && ns.Path == "" {
+			ownPid = true
+		}
+	}
+	if !ownPid || processAlive(state.InitPid, state.InitStart) {
+		return false
+	}
+	for _, p := range state.CgroupPaths {
+		if !strings.HasPrefix(p, "/sys/fs/cgroup/") {
+			return false
+		}
+	}
+	// The kernel ends the other processes of the PID namespace with its
+	// init; a cgroup can stay busy for a moment while they are reaped.
+	for _, p := range state.CgroupPaths {
+		if !removeCgroup(p) {
+			return false
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return false
+	}
+	logrus.Debugf("runtime: deleted stopped container %s (cgroups and %s)", id, dir)
+	return true
+}
+
+// processAlive reports whether pid is still the process that started at
+// start (field 22 of /proc/PID/stat, in clock ticks), zombie or not.
+func processAlive(pid int, start uint64) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return true
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state); starttime is field 22.
+	if len(f) < 20 {
+		return true
+	}
+	st, err := strconv.ParseUint(f[19], 10, 64)
+	return err != nil || st == start
+}
+
+// removeCgroup removes a cgroup directory and the cgroups below it,
+// retrying briefly while one is busy; false if it could not.
+func removeCgroup(p string) bool {
+	var rm func(string) error
+	rm = func(d string) error {
+		entries, err := os.ReadDir(d)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				if err := rm(filepath.Join(d, e.Name())); err != nil {
+					return err
+				}
+			}
+		}
+		if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
+			return err
+		}
+		return nil
+	}
+	for i := 0; ; i++ {
+		err := rm(p)
+		if err == nil {
+			return true
+		}
+		if !errors.Is(err, unix.EBUSY) || i == 10 {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // stateRoot is the runtime's state directory.
 func (r *Runtime) stateRoot() string {
 	if r.Root == "" {
@@ -361,6 +477,9 @@ func stateGone(dir string) bool {
 // Delete removes the runtime's state of the container; force kills it first.
 // A container the runtime does not know is not an error.
 func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
+	if r.deleteStopped(id) {
+		return nil
+	}
 	args := []string{"delete"}
 	if force {
 		args = append(args, "--force")

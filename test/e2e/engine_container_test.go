@@ -114,6 +114,9 @@ func TestEngineContainerRunForeground(t *testing.T) {
 	if left, _ := os.ReadDir(filepath.Join(e.runroot, "engine/runc")); len(left) != 0 {
 		t.Fatalf("the runtime still holds %s", left[0].Name())
 	}
+	if cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/ocisuite/" + in.ID); len(cgroups) != 0 {
+		t.Fatalf("the cgroups of kept are left: %v", cgroups)
+	}
 	mounts, _ := os.ReadFile("/proc/self/mounts")
 	for _, l := range strings.Split(string(mounts), "\n") {
 		if strings.Contains(l, e.root+"/overlay/") && strings.Contains(l, "/merged ") {
