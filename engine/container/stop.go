@@ -17,16 +17,17 @@ import (
 )
 
 // finish tears down a container whose processes are gone (operation marker held): the
-// runtime's record, the root filesystem mount, and the final state.
+// runtime's record, the root filesystem mount, the network, and the final state.
 func (e *Engine) finish(ctx context.Context, c *Container) {
-	e.finishing(ctx, c)()
+	e.finishing(ctx, c)(false)
 }
 
-// finishing is finish with the runtime's delete still running when it
-// returns (it needs nothing this process does next, such as removing the
-// storage); the returned function waits for it, and must be called before
-// the operation marker is released.
-func (e *Engine) finishing(ctx context.Context, c *Container) (wait func()) {
+// finishing is finish with the runtime's delete and the network's
+// teardown still running when it returns: neither needs what this process
+// does next, such as removing the storage. The returned function waits
+// for them and records the final state, unless removed says the record is
+// gone; it must be called before the operation marker is released.
+func (e *Engine) finishing(ctx context.Context, c *Container) (done func(removed bool)) {
 	code, at, ok := monitor.ExitCode(e.exitDir(), c.ID)
 	if !ok && c.State.ConmonPid > 0 && alive(c.State.ConmonPid) {
 		// The processes are gone (the runtime says so) but conmon has not
@@ -39,8 +40,9 @@ func (e *Engine) finishing(ctx context.Context, c *Container) (wait func()) {
 		})
 		cancel()
 	}
-	// runc delete (the cgroup, the runtime's state) runs beside the
-	// unmount and the network teardown: neither needs the other.
+	// runc delete (the cgroup, the runtime's state) and the network's
+	// teardown (netavark's rules and lease, or slirp4netns; it changes
+	// only c.State.Net) run beside the unmount: none needs the others.
 	deleted := make(chan struct{})
 	go func() {
 		defer close(deleted)
@@ -48,7 +50,11 @@ func (e *Engine) finishing(ctx context.Context, c *Container) (wait func()) {
 			logrus.Warnf("deleting container %s from the runtime: %v", c.ID, err)
 		}
 	}()
-	wait = func() { <-deleted }
+	tornDown := make(chan struct{})
+	go func() {
+		defer close(tornDown)
+		e.teardownNetwork(ctx, c)
+	}()
 	hideRootfs(c.ID)
 	// Forced: a command killed between mounting and recording the mount
 	// leaves a mount the store does not count, which the removal of the
@@ -63,7 +69,6 @@ func (e *Engine) finishing(ctx context.Context, c *Container) (wait func()) {
 	c.State.Pid = 0
 	c.State.ConmonPid = 0
 	c.State.Mountpoint = ""
-	e.teardownNetwork(ctx, c)
 	if ok {
 		c.State.ExitCode = code
 		c.State.FinishedAt = at.UTC()
@@ -75,13 +80,18 @@ func (e *Engine) finishing(ctx context.Context, c *Container) (wait func()) {
 			c.State.OOMKilled = true
 		}
 	}
-	if err := e.writeState(c.ID, c.State); err != nil {
-		logrus.Warnf("writing state of %s: %v", c.ID, err)
+	return func(removed bool) {
+		<-tornDown
+		if !removed {
+			if err := e.writeState(c.ID, c.State); err != nil {
+				logrus.Warnf("writing state of %s: %v", c.ID, err)
+			}
+		}
+		if wasRunning {
+			e.event(c, "died")
+		}
+		<-deleted
 	}
-	if wasRunning {
-		e.event(c, "died")
-	}
-	return wait
 }
 
 // exited reports whether the container's processes are gone: conmon wrote
@@ -299,9 +309,9 @@ func (e *Engine) Remove(ctx context.Context, id string, o RemoveOptions) error {
 			return err
 		}
 	}
-	deleted := e.finishing(ctx, c)
+	done := e.finishing(ctx, c)
 	err = e.removeStorage(c.ID)
-	deleted()
+	done(err == nil)
 	if err != nil {
 		return err
 	}
