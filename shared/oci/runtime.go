@@ -362,23 +362,10 @@ func (r *Runtime) deleteStopped(id string) bool {
 }
 
 // processAlive reports whether pid is still the process that started at
-// start (field 22 of /proc/PID/stat, in clock ticks), zombie or not.
+// start, zombie or not.
 func processAlive(pid int, start uint64) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return true
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state); starttime is field 22.
-	if len(f) < 20 {
-		return true
-	}
-	st, err := strconv.ParseUint(f[19], 10, 64)
-	return err != nil || st == start
+	_, st, ok := procStat(pid)
+	return ok && (st == 0 || st == start)
 }
 
 // removeCgroup removes a cgroup directory and the cgroups below it,
@@ -425,14 +412,30 @@ func (r *Runtime) stateRoot() string {
 	return r.Root
 }
 
-// zombie reports whether pid has exited but is not reaped.
+// zombie reports whether pid has exited (reaped or not).
 func zombie(pid int) bool {
+	state, _, ok := procStat(pid)
+	return !ok || state == 'Z' || state == 'X'
+}
+
+// procStat reads the state (field 3) and the start time (field 22, in
+// clock ticks) of /proc/PID/stat; ok is false when there is no such
+// process.
+func procStat(pid int) (state byte, start uint64, ok bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return true
+		return 0, 0, false
 	}
 	i := bytes.LastIndexByte(b, ')')
-	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z' || b[i+2] == 'X'
+	if i < 0 {
+		return 0, 0, true
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0, 0, true
+	}
+	start, _ = strconv.ParseUint(f[19], 10, 64)
+	return f[0][0], start, true
 }
 
 // State is what the runtime reports of a container.
