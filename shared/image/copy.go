@@ -78,6 +78,17 @@ type CopyResult struct {
 // PolicyContext loads the trust policy: path, or the default lookup when
 // path is "", or accept-anything when insecure.
 func PolicyContext(path string, insecure bool, sys *types.SystemContext) (*signature.PolicyContext, error) {
+	policy, err := LoadPolicy(path, insecure, sys)
+	if err != nil {
+		return nil, err
+	}
+	return signature.NewPolicyContext(policy)
+}
+
+// LoadPolicy reads the trust policy as PolicyContext does. A policy can be
+// read once and used for many copies, with a signature.PolicyContext each
+// (a context is not safe for concurrent use).
+func LoadPolicy(path string, insecure bool, sys *types.SystemContext) (*signature.Policy, error) {
 	var policy *signature.Policy
 	var err error
 	switch {
@@ -91,7 +102,7 @@ func PolicyContext(path string, insecure bool, sys *types.SystemContext) (*signa
 	if err != nil {
 		return nil, fmt.Errorf("loading trust policy: %w", err)
 	}
-	return signature.NewPolicyContext(policy)
+	return policy, nil
 }
 
 // Copy copies src to dst. Blobs stream from source to destination (nothing

@@ -48,6 +48,9 @@ type sample struct {
 	srcReqs, dstReqs           int // HTTP requests of the repeat copy
 	syncReqs                   int // HTTP requests of the sync, source + destination
 	syncUploads                int // blob upload requests (PATCH, PUT) of the sync
+	// CPU time (user + system) the sync took in the tool, the source
+	// registry and the destination registry.
+	syncCPU, srcCPU, dstCPU time.Duration
 }
 
 type bench struct {
@@ -61,7 +64,7 @@ type bench struct {
 
 func main() {
 	runs := flag.Int("runs", 5, "runs per measurement and tool")
-	verbose := flag.Bool("v", false, "print the HTTP requests of each repeat copy and sync by kind")
+	verbose := flag.Bool("v", false, "print the HTTP requests of each repeat copy and sync by kind, and the CPU time of each sync")
 	only := flag.String("only", "", "measure only `tool`: transport, engine, builder or checkpoint (default all)")
 	quick := flag.Bool("quick", false, "smoke run: one run, a 5×4 MB image and a 10 MB build context (an explicit -runs wins)")
 	flag.Parse()
@@ -209,8 +212,14 @@ func (b *bench) run(tl tool) sample {
 	syncArgs := append(append([]string{"sync", "--src", "docker", "--dest", "docker"}, b.common...),
 		b.src.Addr+"/bench/app", dst.Addr+"/mirror")
 	src0, dst0 = settle(b.src, dst)
-	s.sync = b.timeRun(tl, syncArgs)
+	srcCPU0, dstCPU0 := registryCPU(b.src), registryCPU(dst)
+	s.sync, s.syncCPU = b.timeRunCPU(tl, syncArgs)
 	src1, dst1 = settle(b.src, dst)
+	s.srcCPU, s.dstCPU = registryCPU(b.src)-srcCPU0, registryCPU(dst)-dstCPU0
+	if b.verbose {
+		fmt.Fprintf(os.Stderr, "bench:   %s sync: wall %s, CPU %s in the tool, %s in the source registry, %s in the destination registry\n",
+			tl.name, round(s.sync), round(s.syncCPU), round(s.srcCPU), round(s.dstCPU))
+	}
 	s.syncReqs = len(src1) - len(src0) + len(dst1) - len(dst0)
 	for _, q := range dst1[len(dst0):] {
 		if q.IsBlobUpload() {
@@ -240,6 +249,13 @@ func (b *bench) freshRegistry() (*registry.Registry, func()) {
 
 // timeRun runs the tool and returns its wall-clock time; a failure is fatal.
 func (b *bench) timeRun(tl tool, args []string) time.Duration {
+	d, _ := b.timeRunCPU(tl, args)
+	return d
+}
+
+// timeRunCPU runs the tool and returns its wall-clock time and the CPU time
+// (user + system) it used; a failure is fatal.
+func (b *bench) timeRunCPU(tl tool, args []string) (time.Duration, time.Duration) {
 	cmd := exec.CommandContext(b.ctx, tl.path, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var stderr bytes.Buffer
@@ -250,7 +266,38 @@ func (b *bench) timeRun(tl tool, args []string) time.Duration {
 	if err != nil {
 		b.t.Fatalf("%s %s: %v\n%s", tl.name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
-	return d
+	return d, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+}
+
+// registryCPU is the CPU time (user + system) the registry's
+// docker-registry process has used so far, from /proc/PID/stat; 0 when it
+// cannot be found. The process is the one serving the config file next to
+// the registry's log.
+func registryCPU(r *registry.Registry) time.Duration {
+	config := filepath.Join(filepath.Dir(r.LogPath), "config.yml")
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.HasSuffix(bytes.TrimRight(cmdline, "\x00"), []byte("\x00"+config)) {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			return 0
+		}
+		// Fields after the parenthesised command name: state is field 3,
+		// utime and stime are fields 14 and 15, in clock ticks (100/s).
+		_, rest, _ := strings.Cut(string(stat), ") ")
+		f := strings.Fields(rest)
+		if len(f) < 13 {
+			return 0
+		}
+		var ut, st int64
+		fmt.Sscan(f[11], &ut)
+		fmt.Sscan(f[12], &st)
+		return time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return 0
 }
 
 // settle waits until the registries' access logs stop growing (a line is
@@ -376,6 +423,9 @@ func report(results map[string][]sample, runs int, layerSize int64) {
 	line(fmt.Sprintf("sync, %d tags, fresh destination", syncTags), func(s sample) time.Duration { return s.sync }, aimSync)
 	reqs("  HTTP requests, source + destination", func(s sample) int { return s.syncReqs })
 	reqs("  blob upload requests (PATCH, PUT)", func(s sample) int { return s.syncUploads })
+	line("  CPU time in the tool", func(s sample) time.Duration { return s.syncCPU }, 0)
+	line("  CPU time in the source registry", func(s sample) time.Duration { return s.srcCPU }, 0)
+	line("  CPU time in the destination registry", func(s sample) time.Duration { return s.dstCPU }, 0)
 }
 
 func median(v []float64) float64 {

@@ -263,3 +263,97 @@ func TestSyncJobsBound(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncRetryAfter: a registry that answers a blob upload and a manifest
+// PUT with 429 Too Many Requests and Retry-After: 1 is waited for (not the
+// 10 ms --retry-delay) and the sync completes, with every image in place.
+func TestSyncRetryAfter(t *testing.T) {
+	src := registry.Start(t, registry.Options{})
+	dst := registry.Start(t, registry.Options{})
+	img := fixture.MultiLayer(t, 2, 64<<10)
+	fixture.Push(t, img, src.Ref("ra/app:1"), src.SystemContext())
+	front := startFaultFront(t, dst, map[string][]int{
+		"PUT upload":   {http.StatusTooManyRequests},
+		"PUT manifest": {http.StatusTooManyRequests},
+	})
+	start := time.Now()
+	res := bin.Run(t, nil, "transport", "sync", "--src", "docker", "--dest", "docker", "--retry-times", "2", "--retry-delay", "10ms",
+		"--src-tls-verify=false", "--dest-tls-verify=false", src.Addr+"/ra/app", front.Addr+"/m")
+	if res.Code != 0 || !strings.Contains(res.Stdout, "copied:      1") {
+		t.Fatalf("sync through 429s: exit %d: %s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	if _, _, d := getManifest(t, dst, "m/app", "1"); d != img.Digest.String() {
+		t.Fatalf("digest %s, want %s", d, img.Digest)
+	}
+	puts := front.times("PUT manifest")
+	if len(puts) != 2 || puts[1].Sub(puts[0]) < 900*time.Millisecond {
+		t.Fatalf("manifest PUTs at %v after the start: want two, the second at least 1s after the 429", since(start, puts))
+	}
+	// The upload answered 429 starts again (POST, PUT) after Retry-After.
+	uploads, posts := front.times("PUT upload"), front.times("POST upload")
+	if len(uploads) != len(img.Layers)+2 || posts[len(posts)-1].Sub(uploads[0]) < 900*time.Millisecond {
+		t.Fatalf("upload PUTs at %v, POSTs at %v after the start: want the blob answered 429 sent again at least 1s later",
+			since(start, uploads), since(start, posts))
+	}
+}
+
+// since lists times as durations after start.
+func since(start time.Time, times []time.Time) []time.Duration {
+	out := make([]time.Duration, len(times))
+	for i, t := range times {
+		out[i] = t.Sub(start).Round(time.Millisecond)
+	}
+	return out
+}
+
+// TestSyncSignaturesAndPolicy: sync applies the trust policy to every image
+// and copies signatures: with an accept-anything policy a signed and an
+// unsigned image are both copied, the signature with the signed one; a
+// policy requiring the signing key copies the signed image and refuses the
+// unsigned one; a policy rejecting the source writes nothing.
+func TestSyncSignaturesAndPolicy(t *testing.T) {
+	keys := newSignKeyring(t)
+	src := registry.Start(t, registry.Options{})
+	dst := registry.Start(t, registry.Options{})
+	regD, lookaside := t.TempDir(), filepath.Join(t.TempDir(), "sigstore")
+	conf := fmt.Sprintf("docker:\n  %s:\n    lookaside: file://%s\n  %s:\n    lookaside: file://%s\n", src.Addr, lookaside, dst.Addr, lookaside)
+	if err := os.WriteFile(filepath.Join(regD, "test.yaml"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	signed, unsigned := fixture.Busybox(t), fixture.MultiLayer(t, 1, 32<<10)
+	signRequireOK(t, signCopy(t, keys.env(), src, []string{"--insecure-policy", "--registries.d", regD}, "--sign-by", keys.Plain, signed.Ref(), src.Ref("s/app:signed")), "push signed")
+	signRequireOK(t, signCopy(t, keys.env(), src, []string{"--insecure-policy", "--registries.d", regD}, unsigned.Ref(), src.Ref("s/app:unsigned")), "push unsigned")
+	sync := func(policy, dest string) bin.Result {
+		return bin.Run(t, keys.env(), "transport", "--policy", policy, "--registries.d", regD, "sync", "--src", "docker", "--dest", "docker", "--keep-going",
+			"--src-tls-verify=false", "--dest-tls-verify=false", src.Addr+"/s/app", dst.Addr+"/"+dest)
+	}
+	sigOf := func(repo string, d string) string {
+		return filepath.Join(lookaside, repo+"@"+strings.Replace(d, ":", "=", 1), "signature-1")
+	}
+
+	res := sync(signPolicy(t, []map[string]any{signAcceptAnything()}, ""), "any")
+	if res.Code != 0 || !strings.Contains(res.Stdout, "copied:      2") {
+		t.Fatalf("accept-anything: exit %d: %s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	if !signFileExists(t, sigOf("any/app", signed.Digest.String())) {
+		t.Fatal("the signature of the signed image was not copied")
+	}
+	if signFileExists(t, sigOf("any/app", unsigned.Digest.String())) {
+		t.Fatal("the unsigned image has a signature at the destination")
+	}
+
+	res = sync(signPolicy(t, []map[string]any{signRejectAll()}, src.Addr, signSignedBy(keys.PlainPub)), "key")
+	if res.Code != 1 || !strings.Contains(res.Stdout, "copied:      1") || !strings.Contains(res.Stdout, "FAILED docker://"+src.Addr+"/s/app:unsigned") {
+		t.Fatalf("signedBy: exit %d: %s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	if dst.ManifestStatus("key/app", "signed") != 200 || dst.ManifestStatus("key/app", "unsigned") == 200 {
+		t.Fatal("signedBy: want the signed image copied and the unsigned one refused")
+	}
+
+	before := len(dst.Requests())
+	res = sync(signPolicy(t, []map[string]any{signAcceptAnything()}, src.Addr+"/s", signRejectAll()), "none")
+	if res.Code != 1 || !strings.Contains(res.Stdout, "failed:      2") || !strings.Contains(res.Stdout, "rejected") {
+		t.Fatalf("reject: exit %d: %s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	signRequireNothingWritten(t, dst, before, "none/app")
+}

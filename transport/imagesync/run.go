@@ -18,9 +18,12 @@ type engine struct {
 	// retag writes an already copied manifest under another destination tag
 	// of the same repository.
 	retag func(ctx context.Context, it item, o Options, manifest []byte) error
+	// tags is the destination tag lists of the production probe.
+	tags *destTags
 }
 
-// probeResult is what a probe found out with HEAD requests.
+// probeResult is what a probe found out with HEAD requests (or the GET of
+// the source manifest that a copy needs anyway).
 type probeResult struct {
 	// key is the source's manifest digest; "" when unknown.
 	key digest.Digest

@@ -100,8 +100,18 @@ type copyFunc func(ctx context.Context, src, dst types.ImageReference, opts imag
 // Sync enumerates the sources, copies them, and writes o.DigestFile. The
 // error is about the sync as a whole (a source that cannot be listed, an
 // unwritable digest file); what happened to each image is in the Summary.
+// Plain registry-to-registry images are copied over one registry client
+// per registry for the whole sync (see direct), the others with
+// containers/image.
 func Sync(ctx context.Context, o Options) (Summary, error) {
-	srcs, err := Sources(ctx, o.SourceKind, o.Source, o.SourceCtx)
+	e, list := newEngine(), docker.GetRepositoryTags
+	if canCopyDirectly(o) {
+		d := newDirect(o, e.tags)
+		defer d.close()
+		e.copy, e.probe, e.retag = d.copyRefs, d.probe, d.retag
+		list = d.listTags
+	}
+	srcs, err := sources(ctx, o.SourceKind, o.Source, o.SourceCtx, list)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -109,7 +119,7 @@ func Sync(ctx context.Context, o Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	s := newEngine().run(ctx, items, o)
+	s := e.run(ctx, items, o)
 	if o.DigestFile != "" && !o.DryRun {
 		if err := writeDigestFile(o.DigestFile, s); err != nil {
 			return s, err
@@ -120,9 +130,13 @@ func Sync(ctx context.Context, o Options) (Summary, error) {
 
 // Sources enumerates the images of a sync source of the given kind.
 func Sources(ctx context.Context, kind, source string, sys *types.SystemContext) ([]Source, error) {
+	return sources(ctx, kind, source, sys, docker.GetRepositoryTags)
+}
+
+func sources(ctx context.Context, kind, source string, sys *types.SystemContext, list tagLister) ([]Source, error) {
 	switch kind {
 	case "docker":
-		return DockerSources(ctx, source, sys, docker.GetRepositoryTags)
+		return DockerSources(ctx, source, sys, list)
 	case "dir":
 		return DirSources(source, sys)
 	case "yaml":
@@ -130,7 +144,7 @@ func Sources(ctx context.Context, kind, source string, sys *types.SystemContext)
 		if err != nil {
 			return nil, err
 		}
-		return YAMLSources(ctx, cfg, sys, docker.GetRepositoryTags)
+		return YAMLSources(ctx, cfg, sys, list)
 	}
 	return nil, fmt.Errorf("invalid source transport %q: want docker, dir or yaml", kind)
 }
@@ -204,7 +218,7 @@ func destName(o Options, suffix string) string {
 // without upload sharing for a copy that failed at its signatures.
 func newEngine() engine {
 	tags := &destTags{lists: map[string]*tagList{}}
-	return engine{copy: copyShared, probe: tags.probe, retag: retag}
+	return engine{copy: copyShared, probe: tags.probe, retag: retag, tags: tags}
 }
 
 // copyShared is image.Copy. A copy to a shared destination that failed
