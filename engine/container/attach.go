@@ -173,28 +173,43 @@ func ParseDetachKeys(s string) ([]byte, error) {
 // attached from its first byte of output, and returns its exit code once it
 // ends (ErrDetached if the user detached).
 func (e *Engine) StartAttached(ctx context.Context, id string, s Streams) (int, error) {
-	c, err := e.Init(ctx, id, s.Size)
+	// One operation marker for init, the attach connection and start; it
+	// is given up before waiting for the exit, so that stop and kill act.
+	c, release, err := e.acquireOp(ctx, id, "start")
 	if err != nil {
 		return -1, err
 	}
-	if c.LogDriver == "passthrough" {
-		// conmon handed the caller's own stdio to the container: there is
-		// no attach socket, only the exit to wait for.
-		if _, err := e.Start(ctx, id); err != nil {
+	if c.State.Status == StatusExited {
+		e.finish(ctx, c) // fold in a pending cleanup
+	}
+	c.State.StoppedByUser = false
+	if err := e.init(ctx, c, s.Size); err != nil {
+		release()
+		return -1, err
+	}
+	var conn *net.UnixConn
+	if c.LogDriver != "passthrough" {
+		// conmon handed the caller's own stdio to a passthrough container:
+		// it has no attach socket, only the exit to wait for.
+		if conn, err = e.dialAttach(c); err != nil {
+			release()
 			return -1, err
 		}
-		return e.waitExited(ctx, c)
 	}
-	conn, err := e.dialAttach(c)
+	err = e.start(ctx, c)
+	release()
 	if err != nil {
+		if conn != nil {
+			conn.Close()
+		}
 		return -1, err
+	}
+	if conn == nil {
+		return e.waitExited(ctx, c)
 	}
 	defer conn.Close()
 	if !c.Stdin {
 		s.Stdin = nil
-	}
-	if _, err := e.Start(ctx, id); err != nil {
-		return -1, err
 	}
 	return e.finishAttach(ctx, c, conn, s)
 }
