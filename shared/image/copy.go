@@ -65,7 +65,16 @@ type CopyOptions struct {
 	// Progress receives progress bars (when it is a terminal) or one line
 	// per step. nil: the steps are logged at info level, nothing printed.
 	Progress io.Writer
+	// Direct, when set, copies the image instead of containers/image, after
+	// the SkipExisting check: it returns an error wrapping ErrNotDirect for
+	// an image it does not copy, which Copy then copies with
+	// containers/image. It is given these options (Direct included).
+	Direct func(ctx context.Context, src, dst types.ImageReference, opts CopyOptions) (CopyResult, error)
 }
+
+// ErrNotDirect is what a CopyOptions.Direct function returns for an image
+// it leaves to containers/image.
+var ErrNotDirect = errors.New("not copied directly")
 
 // CopyResult describes the written image.
 type CopyResult struct {
@@ -128,6 +137,13 @@ func Copy(ctx context.Context, src, dst types.ImageReference, opts CopyOptions) 
 			return CopyResult{}, err
 		}
 	}
+	if opts.Direct != nil {
+		res, err := opts.Direct(ctx, src, dst, opts)
+		if !errors.Is(err, ErrNotDirect) {
+			return res, err
+		}
+		logrus.Debugf("copying %s with containers/image: %v", transports.ImageName(src), err)
+	}
 	res, err := copyWithRetry(ctx, pc, src, dst, opts, opts.SourceCtx)
 	if err == nil || !worthFallback(ctx, err) {
 		return res, err
@@ -174,7 +190,7 @@ func copyWithRetry(ctx context.Context, pc *signature.PolicyContext, src, dst ty
 	co := &copy.Options{
 		SourceCtx:                             srcSys,
 		DestinationCtx:                        destContext(opts),
-		ReportWriter:                          reportWriter(opts.Progress),
+		ReportWriter:                          ReportWriter(opts.Progress),
 		ImageListSelection:                    opts.ImageListSelection,
 		Instances:                             opts.Instances,
 		ForceManifestMIMEType:                 opts.ForceManifestMIMEType,
@@ -212,9 +228,9 @@ func optimizeExisting(dst types.ImageReference) bool {
 	return dst.Transport().Name() != "containers-storage"
 }
 
-// reportWriter is where containers/image reports its steps: w, or the info
-// log when w is nil and info is enabled.
-func reportWriter(w io.Writer) io.Writer {
+// ReportWriter is where a copy reports its steps: w, or the info log when
+// w is nil and info is enabled, or nil.
+func ReportWriter(w io.Writer) io.Writer {
 	if w != nil {
 		return w
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/containers/image/v5/manifest"
 	"github.com/containers/image/v5/signature"
+	"github.com/containers/image/v5/types"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -127,5 +129,45 @@ func TestDestContext(t *testing.T) {
 	c := destContext(CopyOptions{DestCompressionLevel: &level})
 	if c == nil || c.CompressionLevel == nil || *c.CompressionLevel != 3 || c.CompressionFormat != nil {
 		t.Errorf("level only: %+v", c)
+	}
+}
+
+// TestCopyDirectFunc: CopyOptions.Direct copies instead of containers/image;
+// its ErrNotDirect leaves the copy to containers/image, its other errors end
+// the copy.
+func TestCopyDirectFunc(t *testing.T) {
+	dir, want := ociLayout(t)
+	src, _ := ParseReference("oci:" + dir + ":t")
+	var calls int
+	direct := func(res CopyResult, err error) func(context.Context, types.ImageReference, types.ImageReference, CopyOptions) (CopyResult, error) {
+		return func(context.Context, types.ImageReference, types.ImageReference, CopyOptions) (CopyResult, error) {
+			calls++
+			return res, err
+		}
+	}
+	for _, c := range []struct {
+		name    string
+		direct  func(context.Context, types.ImageReference, types.ImageReference, CopyOptions) (CopyResult, error)
+		want    digest.Digest
+		err     string
+		written bool
+	}{
+		{"not direct", direct(CopyResult{}, fmt.Errorf("a list: %w", ErrNotDirect)), want, "", true},
+		{"copied", direct(CopyResult{Digest: "sha256:0123"}, nil), "sha256:0123", "", false},
+		{"failed", direct(CopyResult{}, errors.New("registry gone")), "", "registry gone", false},
+	} {
+		calls = 0
+		out := filepath.Join(t.TempDir(), "out")
+		dst, _ := ParseReference("dir:" + out)
+		res, err := Copy(context.Background(), src, dst, CopyOptions{InsecurePolicy: true, Direct: c.direct})
+		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+			t.Fatalf("%s: error %v, want %q", c.name, err, c.err)
+		}
+		if res.Digest != c.want || calls != 1 {
+			t.Errorf("%s: digest %s after %d calls, want %s after 1", c.name, res.Digest, calls, c.want)
+		}
+		if _, err := os.Stat(filepath.Join(out, "manifest.json")); (err == nil) != c.written {
+			t.Errorf("%s: manifest written: %v, want %v", c.name, err == nil, c.written)
+		}
 	}
 }

@@ -81,7 +81,7 @@ func alreadyPresent(ctx context.Context, pc *signature.PolicyContext, src, dst t
 	if err != nil || !allowed {
 		return not("the trust policy does not accept it (%v)", err)
 	}
-	if w := reportWriter(opts.Progress); w != nil {
+	if w := ReportWriter(opts.Progress); w != nil {
 		fmt.Fprintf(w, "Skipping: image already present at destination\n")
 	}
 	logrus.Debugf("%s already holds %s (%s): nothing to copy", transports.ImageName(dst), transports.ImageName(src), srcDigest)

@@ -304,7 +304,12 @@ type HTTPError struct {
 
 func (e *HTTPError) Error() string {
 	msg := e.Message
-	if msg == "" {
+	switch {
+	case msg != "":
+	case e.StatusCode == http.StatusUnauthorized:
+		// As containers/image says it (an answer to HEAD has no body).
+		msg = "authentication required"
+	default:
 		msg = http.StatusText(e.StatusCode)
 	}
 	return fmt.Sprintf("%s %s: %d (%s)", e.Method, e.URL, e.StatusCode, msg)

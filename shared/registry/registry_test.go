@@ -336,3 +336,14 @@ func TestParseChallenges(t *testing.T) {
 		t.Fatalf("parsed %+v", chs)
 	}
 }
+
+// TestHTTPErrorMessage: an error answer without a message says what its
+// status means, a 401 as containers/image says it.
+func TestHTTPErrorMessage(t *testing.T) {
+	for status, want := range map[int]string{401: "401 (authentication required)", 503: "503 (Service Unavailable)"} {
+		e := &HTTPError{Method: "HEAD", URL: "https://r.example/v2/a/blobs/sha256:0", StatusCode: status}
+		if !strings.Contains(e.Error(), want) {
+			t.Errorf("%d: %q, want %q in it", status, e.Error(), want)
+		}
+	}
+}

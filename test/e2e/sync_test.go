@@ -282,7 +282,41 @@ func TestSyncRetryAfter(t *testing.T) {
 	if res.Code != 0 || !strings.Contains(res.Stdout, "copied:      1") {
 		t.Fatalf("sync through 429s: exit %d: %s%s", res.Code, res.Stdout, res.Stderr)
 	}
-	if _, _, d := getManifest(t, dst, "m/app", "1"); d != img.Digest.String() {
+	assertRetriedAfter(t, dst, front, start, img, "m/app", "1")
+}
+
+// TestCopyRetryAfter: copy between registries follows the same rule as
+// sync: a 429 with Retry-After: 1 on a blob upload and on the manifest PUT
+// is waited for, and the copy completes with the source's digest.
+func TestCopyRetryAfter(t *testing.T) {
+	src := registry.Start(t, registry.Options{})
+	dst := registry.Start(t, registry.Options{})
+	img := fixture.MultiLayer(t, 2, 64<<10)
+	fixture.Push(t, img, src.Ref("ra/app:1"), src.SystemContext())
+	front := startFaultFront(t, dst, map[string][]int{
+		"PUT upload":   {http.StatusTooManyRequests},
+		"PUT manifest": {http.StatusTooManyRequests},
+	})
+	digestFile := filepath.Join(t.TempDir(), "digest")
+	start := time.Now()
+	res := bin.Run(t, nil, "transport", "copy", "--retry-times", "2", "--retry-delay", "10ms", "--digestfile", digestFile,
+		"--src-tls-verify=false", "--dest-tls-verify=false", "docker://"+src.Addr+"/ra/app:1", "docker://"+front.Addr+"/c/app:1")
+	if res.Code != 0 {
+		t.Fatalf("copy through 429s: exit %d: %s%s", res.Code, res.Stdout, res.Stderr)
+	}
+	if b, err := os.ReadFile(digestFile); err != nil || string(b) != img.Digest.String() {
+		t.Fatalf("digest file: %q, %v; want %s", b, err, img.Digest)
+	}
+	assertRetriedAfter(t, dst, front, start, img, "c/app", "1")
+}
+
+// assertRetriedAfter checks a copy of img to repo:tag of dst through front,
+// which answered the first upload PUT and the first manifest PUT with a
+// 429 and Retry-After: 1: the image is there with its digest, and both
+// requests were made again at least about a second later.
+func assertRetriedAfter(t *testing.T, dst *registry.Registry, front *faultFront, start time.Time, img fixture.Image, repo, tag string) {
+	t.Helper()
+	if _, _, d := getManifest(t, dst, repo, tag); d != img.Digest.String() {
 		t.Fatalf("digest %s, want %s", d, img.Digest)
 	}
 	puts := front.times("PUT manifest")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,6 +54,15 @@ type direct struct {
 	o       Options
 	tags    *destTags // for images copied by containers/image
 	fetched sync.Map  // source reference → *fetchedManifest, from probe to copy
+	// report, if not nil, shows the steps of the copy (CopyDirect).
+	report *report
+	// cache, set by CopyDirect, is containers/image's blob info cache: a
+	// single copy knows nothing of the destination, so, as
+	// containers/image does, it asks the destination repository for each
+	// blob with a HEAD request first, mounts a missing blob from a
+	// repository of the registry where the cache saw it, and records
+	// where it read and wrote blobs.
+	cache types.BlobInfoCache
 
 	mu       sync.Mutex
 	clients  map[clientKey]*clientEntry
@@ -103,11 +113,16 @@ type fetchedManifest struct {
 // anything: registry to registry, with no format or compression change,
 // no signing, and no list copied whole.
 func canCopyDirectly(o Options) bool {
-	c := o.Copy
 	return o.DestKind == "docker" && (o.SourceKind == "docker" || o.SourceKind == "yaml") &&
-		len(c.Signers) == 0 && c.ForceManifestMIMEType == "" && c.DestCompression == nil &&
-		c.DestCompressionLevel == nil && !c.ForceCompressionFormat &&
-		c.ImageListSelection == copy.CopySystemImage && c.Progress == nil
+		plainOptions(o.Copy) && o.Copy.Progress == nil
+}
+
+// plainOptions reports whether containers/image would copy an image with
+// c unchanged: no format or compression change, no signing, no list
+// copied whole.
+func plainOptions(c image.CopyOptions) bool {
+	return len(c.Signers) == 0 && c.ForceManifestMIMEType == "" && c.DestCompression == nil &&
+		c.DestCompressionLevel == nil && !c.ForceCompressionFormat && c.ImageListSelection == copy.CopySystemImage
 }
 
 func newDirect(o Options, tags *destTags) *direct {
@@ -334,7 +349,7 @@ func (d *direct) listTags(ctx context.Context, sys *types.SystemContext, ref typ
 }
 
 // errNotDirect: the image is copied with containers/image.
-var errNotDirect = errors.New("not a plain image")
+var errNotDirect = fmt.Errorf("not a plain image: %w", image.ErrNotDirect)
 
 func (d *direct) copyDirect(ctx context.Context, it item, opts image.CopyOptions) (image.CopyResult, error) {
 	src, dst, ok := d.endpoints(ctx, it)
@@ -369,9 +384,14 @@ func (d *direct) copyDirect(ctx context.Context, it item, opts image.CopyOptions
 	for _, l := range mf.LayerInfos() {
 		blobs = append(blobs, l.BlobInfo)
 	}
-	if err := d.copyBlobs(ctx, src, dst, blobs, opts.ImageParallelCopies); err != nil {
+	r := d.report
+	r.printf("Getting image source signatures\n")
+	err = d.copyBlobs(ctx, src, dst, blobs, opts.ImageParallelCopies, r)
+	r.wait()
+	if err != nil {
 		return image.CopyResult{}, err
 	}
+	r.printf("Writing manifest to image destination\n")
 	if err := dst.c.PutManifest(ctx, dst.repo, dst.ref, m, mimeType); err != nil {
 		return image.CopyResult{}, err
 	}
@@ -602,43 +622,57 @@ func (s *manifestSource) LayerInfosForCopy(context.Context, *digest.Digest) ([]t
 
 // copyBlobs copies the blobs the destination lacks, at most parallel at
 // once (0: 6, containers/image's default).
-func (d *direct) copyBlobs(ctx context.Context, src, dst side, blobs []types.BlobInfo, parallel uint) error {
+// The first blob is the config. r, if not nil, shows each copy.
+func (d *direct) copyBlobs(ctx context.Context, src, dst side, blobs []types.BlobInfo, parallel uint, r *report) error {
 	if parallel == 0 {
 		parallel = 6
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sem := make(chan struct{}, parallel)
-	errs := make([]error, len(blobs))
+	// The first failure cancels the other copies and is the error: theirs
+	// are consequences (fewer attempts, cancellation).
+	var first error
+	var once sync.Once
 	var wg sync.WaitGroup
 	for i, b := range blobs {
 		sem <- struct{}{}
 		wg.Add(1)
+		kind := "blob"
+		if i == 0 {
+			kind = "config"
+		}
+		t := r.blob(kind, b)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if errs[i] = d.copyBlob(ctx, src, dst, b); errs[i] != nil {
-				cancel()
+			err := d.copyBlob(ctx, src, dst, b, t.reader)
+			t.done(err)
+			if err != nil {
+				once.Do(func() {
+					first = err
+					cancel()
+				})
 			}
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return err
-		}
-	}
-	return errors.Join(errs...)
+	return first
 }
 
 // copyBlob makes sure dst's repository holds blob b, once per sync: the
 // first image that needs it asks the destination to mount it, from
-// another repository of the registry that this sync gave it or else from
-// the repository itself (which is how the registry says it already has
-// it), and uploads it from the source if the registry does not have it;
-// other images needing it meanwhile wait for that, and later ones know it
-// is there.
-func (d *direct) copyBlob(ctx context.Context, src, dst side, b types.BlobInfo) error {
+// another repository of the registry that this sync gave it, else from
+// the source repository when both are in one registry, else from the
+// repository itself (which is how the registry says it already has it),
+// and uploads it from the source if the registry does not have it; other
+// images needing it meanwhile wait for that, and later ones know it is
+// there. A mount the registry refuses for want of access to the other
+// repository becomes a plain upload. (A single copy, with d.cache, asks
+// with HEAD first and mounts from where the blob info cache saw the blob.)
+//
+// Each read of the blob from the source goes through track.
+func (d *direct) copyBlob(ctx context.Context, src, dst side, b types.BlobInfo, track func(io.ReadCloser) io.ReadCloser) error {
 	key := dst.c.Host() + "/" + dst.repo + "@" + b.Digest.String()
 	for {
 		d.mu.Lock()
@@ -647,7 +681,7 @@ func (d *direct) copyBlob(ctx context.Context, src, dst side, b types.BlobInfo) 
 			e = &blobEntry{done: make(chan struct{})}
 			d.blobs[key] = e
 			d.mu.Unlock()
-			e.err = d.putBlob(ctx, src, dst, b)
+			e.err = d.putBlob(ctx, src, dst, b, track)
 			if e.err != nil {
 				d.mu.Lock()
 				delete(d.blobs, key) // the next image tries again
@@ -668,13 +702,42 @@ func (d *direct) copyBlob(ctx context.Context, src, dst side, b types.BlobInfo) 
 	}
 }
 
-func (d *direct) putBlob(ctx context.Context, src, dst side, b types.BlobInfo) error {
+func (d *direct) putBlob(ctx context.Context, src, dst side, b types.BlobInfo, track func(io.ReadCloser) io.ReadCloser) error {
 	from := d.storedIn(dst.c.Host(), b.Digest)
-	err := dst.c.Do(ctx, fmt.Sprintf("copying blob %s to %s/%s", b.Digest, dst.c.Host(), dst.repo), func() error {
-		return dst.c.PutBlob(ctx, dst.repo, b.Digest, from, func() (io.ReadCloser, int64, error) {
-			return d.openBlob(ctx, src, b)
+	if d.cache != nil {
+		has, err := dst.c.HasBlob(ctx, dst.repo, b.Digest)
+		if err != nil {
+			return err
+		}
+		if has {
+			d.recordLocation(dst, b.Digest)
+			return nil
+		}
+		if from == "" {
+			from = d.cachedLocation(dst, b.Digest)
+		}
+	}
+	if from == "" && src.c.Host() == dst.c.Host() {
+		from = src.repo // within one registry: mounted from the source
+	}
+	put := func(from string) error {
+		return dst.c.Do(ctx, fmt.Sprintf("copying blob %s to %s/%s", b.Digest, dst.c.Host(), dst.repo), func() error {
+			return dst.c.PutBlob(ctx, dst.repo, b.Digest, from, func() (io.ReadCloser, int64, error) {
+				rc, size, err := d.openBlob(ctx, src, b)
+				if err != nil {
+					return nil, 0, err
+				}
+				return track(rc), size, nil
+			})
 		})
-	})
+	}
+	err := put(from)
+	var he *registry.HTTPError
+	if from != "" && from != dst.repo && errors.As(err, &he) && (he.StatusCode == http.StatusUnauthorized || he.StatusCode == http.StatusForbidden) {
+		// No access to the other repository: a plain upload.
+		logrus.Debugf("mounting %s from %s/%s: %v", b.Digest, dst.c.Host(), from, err)
+		err = put("")
+	}
 	if err != nil {
 		return err
 	}
@@ -684,7 +747,29 @@ func (d *direct) putBlob(ctx context.Context, src, dst side, b types.BlobInfo) e
 	}
 	d.stored[dst.c.Host()][b.Digest] = dst.repo
 	d.mu.Unlock()
+	d.recordLocation(dst, b.Digest)
 	return nil
+}
+
+// recordLocation records in the blob info cache, if any, that s's
+// repository holds blob dg.
+func (d *direct) recordLocation(s side, dg digest.Digest) {
+	if d.cache != nil {
+		d.cache.RecordKnownLocation(docker.Transport, types.BICTransportScope{Opaque: s.c.Host()}, dg,
+			types.BICLocationReference{Opaque: s.c.Host() + "/" + s.repo})
+	}
+}
+
+// cachedLocation is another repository of dst's registry where the blob
+// info cache saw blob dg, "" if none.
+func (d *direct) cachedLocation(dst side, dg digest.Digest) string {
+	for _, c := range d.cache.CandidateLocations(docker.Transport, types.BICTransportScope{Opaque: dst.c.Host()}, dg, false) {
+		repo, ok := strings.CutPrefix(c.Location.Opaque, dst.c.Host()+"/")
+		if ok && c.Digest == dg && repo != dst.repo && repo != "" {
+			return repo
+		}
+	}
+	return ""
 }
 
 // storedIn is a repository of registry host where this sync found or put
@@ -701,6 +786,7 @@ func (d *direct) openBlob(ctx context.Context, src side, b types.BlobInfo) (io.R
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading blob %s: %w", b.Digest, err)
 	}
+	d.recordLocation(src, b.Digest)
 	if b.Size >= 0 && size >= 0 && size != b.Size {
 		rc.Close()
 		return nil, 0, fmt.Errorf("reading blob %s: %d bytes, the manifest says %d", b.Digest, size, b.Size)

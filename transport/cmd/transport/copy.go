@@ -19,6 +19,7 @@ import (
 	"github.com/ocisuite/suite/shared/cli"
 	"github.com/ocisuite/suite/shared/image"
 	"github.com/ocisuite/suite/shared/sign"
+	"github.com/ocisuite/suite/transport/imagesync"
 )
 
 type copyOptions struct {
@@ -133,6 +134,7 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, srcName, dest
 	}
 
 	opts.SkipExisting = true
+	opts.Direct = imagesync.CopyDirect
 	res, err := image.Copy(ctx, src, dest, opts)
 	if err != nil {
 		return err
