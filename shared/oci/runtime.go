@@ -288,6 +288,15 @@ func (r *Runtime) startByFifo(ctx context.Context, id string) (done bool, err er
 		}
 		// Nothing yet (EAGAIN), or EOF before the writer came: wait for it.
 		if syscall.Kill(state.InitPid, 0) != nil || zombie(state.InitPid) {
+			// It may have written, exec'd and ended since the read above:
+			// what it wrote is still in the FIFO.
+			for {
+				n, _ := syscall.Read(fd, buf)
+				if n <= 0 {
+					break
+				}
+				got += n
+			}
 			if got > 0 {
 				os.Remove(fifo)
 				return true, nil

@@ -87,6 +87,14 @@ func TestEngineContainerRunForeground(t *testing.T) {
 	if res := e.run(t, "run", "--rm", "bb", "sh", "-c", "exit 42"); res.Code != 42 {
 		t.Fatalf("exit 42: got %d", res.Code)
 	}
+	// A process that ends at once, started again and again: its exit code
+	// and output arrive every time (the start must not take an init that
+	// already ran for one that never started).
+	for i := range 10 {
+		if res := e.run(t, "run", "--rm", "bb", "sh", "-c", "echo quick; exit 3"); res.Code != 3 || res.Stdout != "quick\n" {
+			t.Fatalf("quick run %d: exit %d, %q %q", i, res.Code, res.Stdout, res.Stderr)
+		}
+	}
 	res = e.run(t, "run", "--rm", "bb", "no-such-command")
 	if res.Code != 127 {
 		t.Fatalf("missing command: exit %d, want 127", res.Code)
