@@ -65,10 +65,10 @@ type direct struct {
 	cache types.BlobInfoCache
 
 	mu       sync.Mutex
-	clients  map[clientKey]*clientEntry
-	policies map[*types.SystemContext]*policyEntry
-	attach   map[*types.SystemContext]*attachEntry
-	lists    map[string]*tagList // destination "host/repo" → its tags
+	clients  memo[clientKey, *registry.Client]
+	policies memo[*types.SystemContext, *signature.Policy]
+	attach   memo[*types.SystemContext, bool]
+	lists    memo[string, map[string]bool] // destination "host/repo" → its tags; nil: unknown
 	blobs    map[string]*blobEntry
 	// stored: registry → blob digest → a repository of that registry
 	// where this sync found or put the blob (for mounts).
@@ -78,24 +78,6 @@ type direct struct {
 type clientKey struct {
 	host string
 	sys  *types.SystemContext
-}
-
-type clientEntry struct {
-	once sync.Once
-	c    *registry.Client
-	err  error
-}
-
-type policyEntry struct {
-	once   sync.Once
-	policy *signature.Policy
-	err    error
-}
-
-type attachEntry struct {
-	once sync.Once
-	on   bool
-	err  error
 }
 
 // blobEntry is one blob copy to one destination repository.
@@ -128,41 +110,28 @@ func plainOptions(c image.CopyOptions) bool {
 func newDirect(o Options, tags *destTags) *direct {
 	return &direct{
 		o: o, tags: tags,
-		clients:  map[clientKey]*clientEntry{},
-		policies: map[*types.SystemContext]*policyEntry{},
-		attach:   map[*types.SystemContext]*attachEntry{},
-		lists:    map[string]*tagList{},
-		blobs:    map[string]*blobEntry{},
-		stored:   map[string]map[digest.Digest]string{},
+		blobs:  map[string]*blobEntry{},
+		stored: map[string]map[digest.Digest]string{},
 	}
 }
 
 func (d *direct) close() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, e := range d.clients {
-		if e.c != nil {
-			e.c.Close()
+	d.clients.each(func(c *registry.Client) {
+		if c != nil {
+			c.Close()
 		}
-	}
+	})
 }
 
 // client returns the sync's client for host with sys, made on first use.
 func (d *direct) client(ctx context.Context, host string, sys *types.SystemContext) (*registry.Client, error) {
-	d.mu.Lock()
-	e, ok := d.clients[clientKey{host, sys}]
-	if !ok {
-		e = &clientEntry{}
-		d.clients[clientKey{host, sys}] = e
-	}
-	d.mu.Unlock()
-	e.once.Do(func() {
-		e.c, e.err = registry.New(ctx, sys, host, retry.Options{Times: d.o.Copy.RetryTimes, Delay: d.o.Copy.RetryDelay})
-		if e.err != nil {
-			logrus.Debugf("copying images of %s with containers/image: %v", host, e.err)
+	return d.clients.get(clientKey{host, sys}, func() (*registry.Client, error) {
+		c, err := registry.New(ctx, sys, host, retry.Options{Times: d.o.Copy.RetryTimes, Delay: d.o.Copy.RetryDelay})
+		if err != nil {
+			logrus.Debugf("copying images of %s with containers/image: %v", host, err)
 		}
+		return c, err
 	})
-	return e.c, e.err
 }
 
 // side is one end of a direct copy.
@@ -264,28 +233,17 @@ func (d *direct) probe(ctx context.Context, it item, o Options) probeResult {
 // destHas reports whether the destination repository's tag list is known
 // and, if so, whether it holds dst's tag.
 func (d *direct) destHas(ctx context.Context, dst side) (known, present bool) {
-	k := dst.c.Host() + "/" + dst.repo
-	d.mu.Lock()
-	l, ok := d.lists[k]
-	if !ok {
-		l = &tagList{}
-		d.lists[k] = l
-	}
-	d.mu.Unlock()
-	l.once.Do(func() {
+	tags, _ := d.lists.get(dst.c.Host()+"/"+dst.repo, func() (map[string]bool, error) {
 		tags, err := dst.c.Tags(ctx, dst.repo)
 		if err != nil && !registry.NotFound(err) {
-			return
+			return nil, nil
 		}
-		l.tags = map[string]bool{}
-		for _, t := range tags {
-			l.tags[t] = true
-		}
+		return tagSet(tags), nil
 	})
-	if l.tags == nil {
+	if tags == nil {
 		return false, false
 	}
-	return true, l.tags[dst.ref]
+	return true, tags[dst.ref]
 }
 
 // plainManifest reports whether m is a single image direct can copy as it
@@ -430,15 +388,9 @@ func (d *direct) checkCopyable(ctx context.Context, it item, m []byte, mimeType 
 
 // policy is the trust policy for sources read with sys, read once.
 func (d *direct) policy(sys *types.SystemContext) (*signature.Policy, error) {
-	d.mu.Lock()
-	e, ok := d.policies[sys]
-	if !ok {
-		e = &policyEntry{}
-		d.policies[sys] = e
-	}
-	d.mu.Unlock()
-	e.once.Do(func() { e.policy, e.err = image.LoadPolicy(d.o.Copy.PolicyPath, d.o.Copy.InsecurePolicy, sys) })
-	return e.policy, e.err
+	return d.policies.get(sys, func() (*signature.Policy, error) {
+		return image.LoadPolicy(d.o.Copy.PolicyPath, d.o.Copy.InsecurePolicy, sys)
+	})
 }
 
 // signatureFree reports whether every requirement the policy has for ref
@@ -495,15 +447,7 @@ func (d *direct) maySign(it item, dg digest.Digest) (bool, error) {
 // attachments reports whether any registries.d configuration for sys
 // enables sigstore attachments.
 func (d *direct) attachments(sys *types.SystemContext) (bool, error) {
-	d.mu.Lock()
-	e, ok := d.attach[sys]
-	if !ok {
-		e = &attachEntry{}
-		d.attach[sys] = e
-	}
-	d.mu.Unlock()
-	e.once.Do(func() { e.on, e.err = sigstoreAttachments(registriesDir(sys)) })
-	return e.on, e.err
+	return d.attach.get(sys, func() (bool, error) { return sigstoreAttachments(registriesDir(sys)) })
 }
 
 // registriesDir is the registries.d directory containers/image reads.

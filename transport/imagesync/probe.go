@@ -25,13 +25,7 @@ import (
 // destTags lists each destination repository's tags once, so that images
 // whose tag is not there yet need no HEAD request at the destination.
 type destTags struct {
-	mu    sync.Mutex
-	lists map[string]*tagList
-}
-
-type tagList struct {
-	once sync.Once
-	tags map[string]bool // nil: unknown, ask with HEAD
+	lists memo[string, map[string]bool] // nil: unknown, ask with HEAD
 }
 
 // has reports whether the repository's tag list is known and, if so,
@@ -43,31 +37,30 @@ func (d *destTags) has(ctx context.Context, it item, o Options) (known, present 
 	if !ok {
 		return false, false
 	}
-	d.mu.Lock()
-	l, ok := d.lists[named.Name()]
-	if !ok {
-		l = &tagList{}
-		d.lists[named.Name()] = l
-	}
-	d.mu.Unlock()
-	l.once.Do(func() {
+	tags, _ := d.lists.get(named.Name(), func() (map[string]bool, error) {
 		tags, err := docker.GetRepositoryTags(ctx, o.DestCtx, ref)
 		if err != nil {
 			var ec errcode.Error
 			if errors.As(err, &ec) && ec.Code == v2.ErrorCodeNameUnknown {
-				l.tags = map[string]bool{}
+				return map[string]bool{}, nil
 			}
-			return
+			return nil, nil
 		}
-		l.tags = map[string]bool{}
-		for _, t := range tags {
-			l.tags[t] = true
-		}
+		return tagSet(tags), nil
 	})
-	if l.tags == nil {
+	if tags == nil {
 		return false, false
 	}
-	return true, l.tags[tagged.Tag()]
+	return true, tags[tagged.Tag()]
+}
+
+// tagSet is a repository's tag list as a set.
+func tagSet(tags []string) map[string]bool {
+	set := make(map[string]bool, len(tags))
+	for _, t := range tags {
+		set[t] = true
+	}
+	return set
 }
 
 // probe compares the source's manifest digest (HEAD, or the file of a dir:

@@ -217,7 +217,7 @@ func destName(o Options, suffix string) string {
 // newEngine is the production engine: image.Copy, with one more attempt
 // without upload sharing for a copy that failed at its signatures.
 func newEngine() engine {
-	tags := &destTags{lists: map[string]*tagList{}}
+	tags := &destTags{}
 	return engine{copy: copyShared, probe: tags.probe, retag: retag, tags: tags}
 }
 
