@@ -52,35 +52,18 @@ func (e *Engine) init(ctx context.Context, c *Container, size *specs.Box) error 
 	}
 	os.Remove(filepath.Join(e.exitDir(), c.ID))
 
-	mountpoint, err := e.Store.Mount(c.ID, "")
-	if err != nil {
-		return fmt.Errorf("mounting the root filesystem of %s: %w", c.Name, err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			hideRootfs(c.ID)
-			if _, err := e.Store.Unmount(c.ID, true); err != nil {
-				logrus.Warnf("unmounting %s: %v", c.ID, err)
-			}
-		}
-	}()
 	bundle, err := e.bundle(c.ID)
 	if err != nil {
 		return err
 	}
-	c.State.Mountpoint = mountpoint
 	// A rootful bridge container's namespace is made first, and netavark
-	// configures it while conmon and runc create the container in it; the
-	// container's process starts only after both (applyNetwork).
+	// configures it while the root filesystem is mounted and conmon and
+	// runc create the container in it; the container's process starts
+	// only after both (applyNetwork).
+	ok := false
 	pending, err := e.prepareNetwork(ctx, c)
 	if err != nil {
 		return err
-	}
-	if pending == nil {
-		if err := e.setupNetwork(ctx, c); err != nil {
-			return err
-		}
 	}
 	defer func() {
 		if !ok {
@@ -91,6 +74,24 @@ func (e *Engine) init(ctx context.Context, c *Container, size *specs.Box) error 
 			e.teardownNetwork(ctx, c)
 		}
 	}()
+	mountpoint, err := e.Store.Mount(c.ID, "")
+	if err != nil {
+		return fmt.Errorf("mounting the root filesystem of %s: %w", c.Name, err)
+	}
+	defer func() {
+		if !ok {
+			hideRootfs(c.ID)
+			if _, err := e.Store.Unmount(c.ID, true); err != nil {
+				logrus.Warnf("unmounting %s: %v", c.ID, err)
+			}
+		}
+	}()
+	c.State.Mountpoint = mountpoint
+	if pending == nil {
+		if err := e.setupNetwork(ctx, c); err != nil {
+			return err
+		}
+	}
 	rootfs := mountpoint
 	if len(c.UIDMap) > 0 {
 		if rootfs, err = exposeRootfs(c.ID, mountpoint); err != nil {

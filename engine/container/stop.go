@@ -16,18 +16,12 @@ import (
 	"github.com/ocisuite/suite/shared/oci"
 )
 
-// finish tears down a container whose processes are gone (operation marker held): the
-// runtime's record, the root filesystem mount, the network, and the final state.
+// finish tears down a container whose processes are gone (operation marker
+// held): the runtime's record, the root filesystem mount, the network, and
+// the final state. All of it is done when it returns, before a removal can
+// delete the record: a command killed in between leaves a record through
+// which the next one finds and cleans what is left.
 func (e *Engine) finish(ctx context.Context, c *Container) {
-	e.finishing(ctx, c)(false)
-}
-
-// finishing is finish with the runtime's delete and the network's
-// teardown still running when it returns: neither needs what this process
-// does next, such as removing the storage. The returned function waits
-// for them and records the final state, unless removed says the record is
-// gone; it must be called before the operation marker is released.
-func (e *Engine) finishing(ctx context.Context, c *Container) (done func(removed bool)) {
 	code, at, ok := monitor.ExitCode(e.exitDir(), c.ID)
 	if !ok && c.State.ConmonPid > 0 && alive(c.State.ConmonPid) {
 		// The processes are gone (the runtime says so) but conmon has not
@@ -80,17 +74,13 @@ func (e *Engine) finishing(ctx context.Context, c *Container) (done func(removed
 			c.State.OOMKilled = true
 		}
 	}
-	return func(removed bool) {
-		<-tornDown
-		if !removed {
-			if err := e.writeState(c.ID, c.State); err != nil {
-				logrus.Warnf("writing state of %s: %v", c.ID, err)
-			}
-		}
-		if wasRunning {
-			e.event(c, "died")
-		}
-		<-deleted
+	<-tornDown
+	<-deleted
+	if err := e.writeState(c.ID, c.State); err != nil {
+		logrus.Warnf("writing state of %s: %v", c.ID, err)
+	}
+	if wasRunning {
+		e.event(c, "died")
 	}
 }
 
@@ -309,10 +299,8 @@ func (e *Engine) Remove(ctx context.Context, id string, o RemoveOptions) error {
 			return err
 		}
 	}
-	done := e.finishing(ctx, c)
-	err = e.removeStorage(c.ID)
-	done(err == nil)
-	if err != nil {
+	e.finish(ctx, c)
+	if err := e.removeStorage(c.ID); err != nil {
 		return err
 	}
 	if o.Volumes {
