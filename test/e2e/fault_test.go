@@ -110,7 +110,15 @@ func TestFaultInterrupt(t *testing.T) {
 	img := fixture.MultiLayer(t, 4, 2<<20)
 	reg := registry.Start(t, registry.Options{})
 	proxy := registry.StartProxy(t, reg.Addr, 2<<20)
-	cmd := bin.Cmd(t, "transport", "copy", "--dest-tls-verify=false", img.Ref(), "docker://"+proxy.Addr+"/interrupted:1")
+	assertInterruptedCopy(t, reg, proxy, "copy", "--dest-tls-verify=false", img.Ref(), "docker://"+proxy.Addr+"/interrupted:1")
+}
+
+// assertInterruptedCopy runs transport with args, copying to interrupted:1
+// of reg through proxy, sends it SIGINT once 1 MiB has gone through, and
+// checks that it fails with one line saying so and leaves no manifest.
+func assertInterruptedCopy(t *testing.T, reg *registry.Registry, proxy *registry.Proxy, args ...string) {
+	t.Helper()
+	cmd := bin.Cmd(t, "transport", args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -120,8 +128,7 @@ func TestFaultInterrupt(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	err := cmd.Wait()
-	if err == nil || cmd.ProcessState.ExitCode() == 0 {
+	if err := cmd.Wait(); err == nil || cmd.ProcessState.ExitCode() == 0 {
 		t.Fatal("interrupted copy exited 0")
 	}
 	assertOneLine(t, stderr.String(), "interrupted")

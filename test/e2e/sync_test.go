@@ -268,14 +268,7 @@ func TestSyncJobsBound(t *testing.T) {
 // PUT with 429 Too Many Requests and Retry-After: 1 is waited for (not the
 // 10 ms --retry-delay) and the sync completes, with every image in place.
 func TestSyncRetryAfter(t *testing.T) {
-	src := registry.Start(t, registry.Options{})
-	dst := registry.Start(t, registry.Options{})
-	img := fixture.MultiLayer(t, 2, 64<<10)
-	fixture.Push(t, img, src.Ref("ra/app:1"), src.SystemContext())
-	front := startFaultFront(t, dst, map[string][]int{
-		"PUT upload":   {http.StatusTooManyRequests},
-		"PUT manifest": {http.StatusTooManyRequests},
-	})
+	src, dst, img, front := retryAfterSetup(t)
 	start := time.Now()
 	res := bin.Run(t, nil, "transport", "sync", "--src", "docker", "--dest", "docker", "--retry-times", "2", "--retry-delay", "10ms",
 		"--src-tls-verify=false", "--dest-tls-verify=false", src.Addr+"/ra/app", front.Addr+"/m")
@@ -289,14 +282,7 @@ func TestSyncRetryAfter(t *testing.T) {
 // sync: a 429 with Retry-After: 1 on a blob upload and on the manifest PUT
 // is waited for, and the copy completes with the source's digest.
 func TestCopyRetryAfter(t *testing.T) {
-	src := registry.Start(t, registry.Options{})
-	dst := registry.Start(t, registry.Options{})
-	img := fixture.MultiLayer(t, 2, 64<<10)
-	fixture.Push(t, img, src.Ref("ra/app:1"), src.SystemContext())
-	front := startFaultFront(t, dst, map[string][]int{
-		"PUT upload":   {http.StatusTooManyRequests},
-		"PUT manifest": {http.StatusTooManyRequests},
-	})
+	src, dst, img, front := retryAfterSetup(t)
 	digestFile := filepath.Join(t.TempDir(), "digest")
 	start := time.Now()
 	res := bin.Run(t, nil, "transport", "copy", "--retry-times", "2", "--retry-delay", "10ms", "--digestfile", digestFile,
@@ -329,6 +315,22 @@ func assertRetriedAfter(t *testing.T, dst *registry.Registry, front *faultFront,
 		t.Fatalf("upload PUTs at %v, POSTs at %v after the start: want the blob answered 429 sent again at least 1s later",
 			since(start, uploads), since(start, posts))
 	}
+}
+
+// retryAfterSetup pushes a two-layer image to src as ra/app:1 and puts a
+// front before dst that answers the first blob upload PUT and the first
+// manifest PUT with 429 Too Many Requests and Retry-After: 1.
+func retryAfterSetup(t *testing.T) (src, dst *registry.Registry, img fixture.Image, front *faultFront) {
+	t.Helper()
+	src = registry.Start(t, registry.Options{})
+	dst = registry.Start(t, registry.Options{})
+	img = fixture.MultiLayer(t, 2, 64<<10)
+	fixture.Push(t, img, src.Ref("ra/app:1"), src.SystemContext())
+	front = startFaultFront(t, dst, map[string][]int{
+		"PUT upload":   {http.StatusTooManyRequests},
+		"PUT manifest": {http.StatusTooManyRequests},
+	})
+	return src, dst, img, front
 }
 
 // since lists times as durations after start.

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/ocisuite/suite/test/bin"
@@ -129,23 +128,7 @@ func TestCopyRegistryFaults(t *testing.T) {
 
 	reg = registry.Start(t, registry.Options{})
 	proxy = registry.StartProxy(t, reg.Addr, 2<<20)
-	cmd := bin.Cmd(t, "transport", copyArgs(src.Ref("f/app:1"), "docker://"+proxy.Addr+"/interrupted:1")...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitUploaded(t, proxy, 1<<20)
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err == nil || cmd.ProcessState.ExitCode() == 0 {
-		t.Fatal("interrupted copy exited 0")
-	}
-	assertOneLine(t, stderr.String(), "interrupted")
-	if s := reg.ManifestStatus("interrupted", "1"); s != 404 {
-		t.Fatalf("manifest after SIGINT: status %d, want 404", s)
-	}
+	assertInterruptedCopy(t, reg, proxy, copyArgs(src.Ref("f/app:1"), "docker://"+proxy.Addr+"/interrupted:1")...)
 }
 
 // TestCopyRegistryMounts: between registries, a copy to another repository
