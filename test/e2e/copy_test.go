@@ -368,15 +368,7 @@ func TestCopyBlobReuse(t *testing.T) {
 	if n := countRequests(dst, "PATCH", "/v2/other/blobs/uploads/"); n > 1 {
 		t.Fatalf("%d blobs were uploaded to the second repository, want the config at most", n)
 	}
-	for _, l := range img.Layers {
-		enc := strings.ReplaceAll(l.String(), ":", "%3A")
-		if n := countRequests(dst, "PUT", "/v2/other/blobs/uploads/", "digest="+enc); n != 0 {
-			t.Fatalf("layer %s was uploaded %d times to the second repository", l, n)
-		}
-		if n := countRequests(dst, "POST", "/v2/other/blobs/uploads/?from=big&mount="+enc); n != 1 {
-			t.Fatalf("layer %s was mounted %d times from big, want 1", l, n)
-		}
-	}
+	assertMounted(t, dst, img, "other", "big")
 }
 
 // TestCopyRepeatSkips: copying an image again to a registry that already
@@ -655,4 +647,19 @@ func ociLayerTypes(t *testing.T, dir, tag string) []string {
 	}
 	t.Fatalf("no tag %s in %s", tag, dir)
 	return nil
+}
+
+// assertMounted checks that each layer of img reached repo of reg by one
+// cross-repository mount from from, and was never uploaded there.
+func assertMounted(t *testing.T, reg *registry.Registry, img fixture.Image, repo, from string) {
+	t.Helper()
+	for _, l := range img.Layers {
+		enc := strings.ReplaceAll(l.String(), ":", "%3A")
+		if n := countRequests(reg, "PUT", "/v2/"+repo+"/blobs/uploads/", "digest="+enc); n != 0 {
+			t.Fatalf("layer %s was uploaded %d times to %s", l, n, repo)
+		}
+		if n := countRequests(reg, "POST", "/v2/"+repo+"/blobs/uploads/?from="+from+"&mount="+enc); n != 1 {
+			t.Fatalf("layer %s was mounted %d times from %s into %s, want 1", l, n, from, repo)
+		}
+	}
 }
