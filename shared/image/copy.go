@@ -20,6 +20,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/ocisuite/suite/shared/progress"
+	"github.com/ocisuite/suite/shared/registry"
 	"github.com/ocisuite/suite/shared/retry"
 )
 
@@ -42,6 +43,9 @@ type CopyOptions struct {
 	PreserveDigests  bool
 	RemoveSignatures bool
 	Signers          []*signer.Signer
+	// SimpleSigners says that Signers make simple signing (GPG)
+	// signatures only, no sigstore ones.
+	SimpleSigners bool
 	// SignIdentity is the identity written into signatures (default: the
 	// destination reference).
 	SignIdentity reference.Named
@@ -204,6 +208,7 @@ func copyWithRetry(ctx context.Context, pc *signature.PolicyContext, src, dst ty
 	}
 	var manifestBytes []byte
 	what := fmt.Sprintf("copying %s to %s", transports.ImageName(src), transports.ImageName(dst))
+	dst = retryingDest(dst, opts)
 	err := retry.Do(ctx, retry.Options{Times: opts.RetryTimes, Delay: opts.RetryDelay, What: what}, func() error {
 		var err error
 		manifestBytes, err = copy.Image(ctx, pc, dst, src, co)
@@ -218,6 +223,32 @@ func copyWithRetry(ctx context.Context, pc *signature.PolicyContext, src, dst ty
 	}
 	logrus.Infof("wrote %s (%s)", transports.ImageName(dst), d)
 	return CopyResult{Manifest: manifestBytes, Digest: d}, nil
+}
+
+// DestinationWrapper is implemented by a destination reference that wraps
+// another: Copy wraps the inner one, with wrap, instead of the reference.
+type DestinationWrapper interface {
+	WrapDestination(wrap func(types.ImageReference) types.ImageReference) types.ImageReference
+}
+
+// retryingDest is dst, when it is a registry, with blob uploads and
+// manifest PUTs made under the retry rule, Retry-After included
+// (registry.Destination), unless the copy needs what containers/image
+// reaches only on its own destination: sigstore signatures to create or
+// copy, or a required compression format.
+func retryingDest(dst types.ImageReference, opts CopyOptions) types.ImageReference {
+	if dst.Transport().Name() != "docker" || opts.ForceCompressionFormat || (len(opts.Signers) > 0 && !opts.SimpleSigners) {
+		return dst
+	}
+	for _, sys := range []*types.SystemContext{opts.SourceCtx, opts.DestCtx} {
+		if on, err := registry.SigstoreAttachments(sys); err != nil || on {
+			return dst
+		}
+	}
+	if w, ok := dst.(DestinationWrapper); ok {
+		return w.WrapDestination(registry.Destination)
+	}
+	return registry.Destination(dst)
 }
 
 // optimizeExisting reports whether the copy may skip an image the

@@ -121,9 +121,13 @@ func (c *Client) ManifestDigest(ctx context.Context, repo, ref string) (digest.D
 // PutManifest writes m, of the given MIME type, to repo under ref.
 func (c *Client) PutManifest(ctx context.Context, repo, ref string, m []byte, mimeType string) error {
 	return c.Do(ctx, "writing the manifest of "+c.host+"/"+repo+":"+ref, func() error {
+		header := http.Header{}
+		if mimeType != "" {
+			header.Set("Content-Type", mimeType)
+		}
 		resp, err := c.do(ctx, request{
 			method: http.MethodPut, url: "/v2/" + repo + "/manifests/" + ref,
-			header: http.Header{"Content-Type": {mimeType}},
+			header: header,
 			body:   func() (io.Reader, int64, error) { return bytes.NewReader(m), int64(len(m)), nil },
 			scope:  push(repo),
 		})
@@ -180,6 +184,22 @@ func (c *Client) GetBlob(ctx context.Context, repo string, d digest.Digest) (io.
 // asked with a HEAD request and sent the blob with a plain POST and PUT.
 // PutBlob is not retried: the caller retries it whole, with Do.
 func (c *Client) PutBlob(ctx context.Context, repo string, d digest.Digest, from string, open func() (io.ReadCloser, int64, error)) error {
+	u, err := c.startUpload(ctx, repo, d, from)
+	if err != nil || u == nil {
+		return err
+	}
+	body, size, err := open()
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	return c.sendUpload(ctx, repo, u, d, body, size)
+}
+
+// startUpload starts an upload of d to repo, asking the registry to mount
+// it from the repository from (repo itself when ""), and returns where to
+// send the blob, or nil if the registry mounted it (see PutBlob).
+func (c *Client) startUpload(ctx context.Context, repo string, d digest.Digest, from string) (*url.URL, error) {
 	if from == "" {
 		from = repo
 	}
@@ -196,56 +216,80 @@ func (c *Client) PutBlob(ctx context.Context, repo string, d digest.Digest, from
 		logrus.Debugf("%s refused to mount %s from %s (%v): uploading it", c.host, d, from, err)
 		has, err := c.hasBlob(ctx, repo, d)
 		if err != nil || has {
-			return err
+			return nil, err
 		}
-		resp, err = c.do(ctx, request{method: http.MethodPost, url: "/v2/" + repo + "/blobs/uploads/", scope: push(repo)})
-		if err != nil {
-			return err
-		}
+		return c.newUpload(ctx, repo)
 	} else if err != nil {
-		return err
+		return nil, err
 	}
 	drain(resp)
 	if resp.StatusCode == http.StatusCreated {
-		return nil // mounted
+		return nil, nil // mounted
 	}
+	return c.uploadLocation(resp, repo)
+}
+
+// newUpload starts an upload to repo with a plain POST and returns where
+// to send the blob.
+func (c *Client) newUpload(ctx context.Context, repo string) (*url.URL, error) {
+	resp, err := c.do(ctx, request{method: http.MethodPost, url: "/v2/" + repo + "/blobs/uploads/", scope: push(repo)})
+	if err != nil {
+		return nil, err
+	}
+	drain(resp)
+	return c.uploadLocation(resp, repo)
+}
+
+// uploadLocation is the Location of resp, a 202 Accepted answer to a
+// request starting or continuing an upload to repo.
+func (c *Client) uploadLocation(resp *http.Response, repo string) (*url.URL, error) {
 	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("starting an upload to %s/%s: %w", c.host, repo, responseError(resp))
+		return nil, fmt.Errorf("starting an upload to %s/%s: %w", c.host, repo, responseError(resp))
 	}
 	loc, err := parseURL(resp, resp.Header.Get("Location"))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	u, err := url.Parse(loc)
-	if err != nil {
-		return err
-	}
-	q := u.Query()
+	return url.Parse(loc)
+}
+
+// withDigest is u with the digest query parameter that completes an upload.
+func withDigest(u *url.URL, d digest.Digest) string {
+	v := *u
+	q := v.Query()
 	q.Set("digest", d.String())
-	u.RawQuery = q.Encode()
-	body, size, err := open()
-	if err != nil {
-		return err
-	}
-	defer body.Close()
-	once := false
-	resp, err = c.do(ctx, request{
-		method: http.MethodPut, url: u.String(),
+	v.RawQuery = q.Encode()
+	return v.String()
+}
+
+// sendUpload sends body (size bytes, -1 if unknown) to the upload at u
+// with one PUT that completes it as the blob d of repo. It is one request,
+// not retried: body cannot be read again.
+func (c *Client) sendUpload(ctx context.Context, repo string, u *url.URL, d digest.Digest, body io.Reader, size int64) error {
+	resp, err := c.do(ctx, request{
+		method: http.MethodPut, url: withDigest(u, d),
 		header: http.Header{"Content-Type": {"application/octet-stream"}},
-		body: func() (io.Reader, int64, error) {
-			if once {
-				return nil, 0, fmt.Errorf("uploading %s to %s/%s: authentication asked for after the upload started", d, c.host, repo)
-			}
-			once = true
-			return body, size, nil
-		},
-		scope: push(repo),
+		body:   once(fmt.Sprintf("uploading %s to %s/%s", d, c.host, repo), body, size),
+		scope:  push(repo),
 	})
 	if err != nil {
 		return err
 	}
 	drain(resp)
 	return nil
+}
+
+// once is a request body that can be sent once: a second attempt (the
+// registry asking for authentication after the upload started) fails.
+func once(what string, body io.Reader, size int64) func() (io.Reader, int64, error) {
+	sent := false
+	return func() (io.Reader, int64, error) {
+		if sent {
+			return nil, 0, fmt.Errorf("%s: authentication asked for after the upload started", what)
+		}
+		sent = true
+		return body, size, nil
+	}
 }
 
 // mountRefused reports whether err is a registry's refusal of a mount

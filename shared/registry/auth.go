@@ -155,9 +155,10 @@ func (c *Client) token(ctx context.Context, ch challenge, scope string) (string,
 	return tok, err
 }
 
-// errorMessage is the first message of a registry's JSON error body
-// ({"errors":[{"code":…,"message":…}]}), or "".
-func errorMessage(r io.Reader) string {
+// errorBody reads a registry's JSON error body
+// ({"errors":[{"code":…,"message":…}]}): the first error's code and its
+// message (the code in words when it has none), or "", "".
+func errorBody(r io.Reader) (code, message string) {
 	var body struct {
 		Errors []struct {
 			Code    string `json:"code"`
@@ -165,10 +166,11 @@ func errorMessage(r io.Reader) string {
 		} `json:"errors"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r, 64<<10)).Decode(&body); err != nil || len(body.Errors) == 0 {
-		return ""
+		return "", ""
 	}
-	if e := body.Errors[0]; e.Message != "" {
-		return e.Message
+	e := body.Errors[0]
+	if e.Message != "" {
+		return e.Code, e.Message
 	}
-	return strings.ToLower(strings.ReplaceAll(body.Errors[0].Code, "_", " "))
+	return e.Code, strings.ToLower(strings.ReplaceAll(e.Code, "_", " "))
 }

@@ -296,8 +296,9 @@ func certDir(sys *types.SystemContext, host string) (string, error) {
 type HTTPError struct {
 	Method, URL string
 	StatusCode  int
-	// Message is the registry's error message, if it sent one.
-	Message string
+	// Code and Message are the registry's error code ("MANIFEST_INVALID")
+	// and message, if it sent them.
+	Code, Message string
 	// After is the server's Retry-After, 0 if none.
 	After time.Duration
 }
@@ -323,7 +324,8 @@ func (e *HTTPError) RetryAfter() time.Duration { return e.After }
 func responseError(resp *http.Response) error {
 	u := *resp.Request.URL
 	u.RawQuery = ""
-	e := &HTTPError{Method: resp.Request.Method, URL: u.Redacted(), StatusCode: resp.StatusCode, Message: errorMessage(resp.Body)}
+	e := &HTTPError{Method: resp.Request.Method, URL: u.Redacted(), StatusCode: resp.StatusCode}
+	e.Code, e.Message = errorBody(resp.Body)
 	if ra := resp.Header.Get("Retry-After"); ra != "" {
 		var secs int64
 		if _, err := fmt.Sscan(ra, &secs); err == nil && secs > 0 {

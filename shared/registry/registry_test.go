@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containers/image/v5/docker/reference"
 	"github.com/containers/image/v5/types"
 	digest "github.com/opencontainers/go-digest"
 
@@ -29,6 +31,7 @@ type fakeRegistry struct {
 	blobs     map[string][]byte // "repo@digest"
 	manifests map[string][]byte // "repo:ref"
 	faults    map[string][]int
+	pending   map[string][]byte // "repo": what PATCH requests sent to an upload
 	seen      map[string][]time.Time
 	tokens    []string // scopes tokens were issued for
 	noMount   bool     // answer mount requests 400
@@ -36,7 +39,7 @@ type fakeRegistry struct {
 }
 
 func newFakeRegistry(t *testing.T) *fakeRegistry {
-	f := &fakeRegistry{blobs: map[string][]byte{}, manifests: map[string][]byte{}, faults: map[string][]int{}, seen: map[string][]time.Time{}}
+	f := &fakeRegistry{blobs: map[string][]byte{}, manifests: map[string][]byte{}, pending: map[string][]byte{}, faults: map[string][]int{}, seen: map[string][]time.Time{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -99,6 +102,10 @@ func (f *fakeRegistry) serve(w http.ResponseWriter, r *http.Request) {
 		repo, ref, _ := strings.Cut(p, "/manifests/")
 		switch r.Method {
 		case http.MethodPut:
+			if repo == "rejects" {
+				http.Error(w, `{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid"}]}`, http.StatusBadRequest)
+				return
+			}
 			b, _ := io.ReadAll(r.Body)
 			f.manifests[repo+":"+ref] = b
 			w.WriteHeader(http.StatusCreated)
@@ -129,6 +136,14 @@ func (f *fakeRegistry) serve(w http.ResponseWriter, r *http.Request) {
 	case strings.Contains(p, "/blobs/uploads/session"):
 		repo, _, _ := strings.Cut(p, "/blobs/")
 		b, _ := io.ReadAll(r.Body)
+		if r.Method == http.MethodPatch {
+			f.pending[repo] = append(f.pending[repo], b...)
+			w.Header().Set("Location", r.URL.String())
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		b = append(f.pending[repo], b...)
+		delete(f.pending, repo)
 		d := r.URL.Query().Get("digest")
 		if digest.FromBytes(b).String() != d || r.URL.Query().Get("_state") != "x" {
 			http.Error(w, "digest mismatch", http.StatusBadRequest)
@@ -322,6 +337,94 @@ func TestClientRetryAfter(t *testing.T) {
 	f.mu.Unlock()
 	if _, _, err := c2.Manifest(ctx, "r", "1"); err != nil {
 		t.Fatalf("a 503 with one retry: %v", err)
+	}
+}
+
+// TestClientUpload: a stream of known digest is sent with one PUT, or not
+// at all when the repository holds it; one of unknown digest with a PATCH
+// and a PUT naming the digest; a 429 on the request sending the stream is
+// returned at once, carrying the Retry-After.
+func TestClientUpload(t *testing.T) {
+	f := newFakeRegistry(t)
+	ctx := context.Background()
+	c, err := New(ctx, testSys(t), f.host(), retry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := []byte("a blob")
+	d := digest.FromBytes(blob)
+	if got, n, err := c.Upload(ctx, "r", bytes.NewReader(blob), d, int64(len(blob))); err != nil || got != d || n != int64(len(blob)) {
+		t.Fatalf("known digest: %s %d %v", got, n, err)
+	}
+	if got, n, err := c.Upload(ctx, "r", bytes.NewReader(blob), d, -1); err != nil || got != d || n != int64(len(blob)) || f.count("PUT upload") != 1 {
+		t.Fatalf("a blob the repository holds: %s %d %v, %d PUTs", got, n, err, f.count("PUT upload"))
+	}
+	other := []byte("another blob, of unknown digest")
+	got, n, err := c.Upload(ctx, "r", bytes.NewReader(other), "", -1)
+	if err != nil || got != digest.FromBytes(other) || n != int64(len(other)) || f.count("PATCH upload") != 1 {
+		t.Fatalf("unknown digest: %s %d %v, %d PATCHes", got, n, err, f.count("PATCH upload"))
+	}
+	if !bytes.Equal(f.blobs["r@"+got.String()], other) {
+		t.Fatalf("stored %q", f.blobs["r@"+got.String()])
+	}
+
+	f.mu.Lock()
+	f.faults["PUT upload"] = []int{http.StatusTooManyRequests}
+	f.mu.Unlock()
+	third := []byte("a third blob")
+	_, _, err = c.Upload(ctx, "r", bytes.NewReader(third), digest.FromBytes(third), int64(len(third)))
+	var ra retry.RetryAfterError
+	if !errors.As(err, &ra) || ra.RetryAfter() != time.Second || f.count("PUT upload") != 3 {
+		t.Fatalf("a 429 on the upload: %v, %d PUTs", err, f.count("PUT upload"))
+	}
+}
+
+// fakeDest records the signatures given to it.
+type fakeDest struct {
+	types.ImageDestination
+	sigsFor []*digest.Digest
+}
+
+func (d *fakeDest) PutSignatures(_ context.Context, _ [][]byte, instance *digest.Digest) error {
+	d.sigsFor = append(d.sigsFor, instance)
+	return nil
+}
+
+// TestDestinationManifests: the wrapped destination writes a manifest
+// under the reference's tag, an instance under its digest, refuses an
+// instance whose digest does not match, reports a refused format as
+// containers/image does, and names the manifest it wrote when storing
+// signatures.
+func TestDestinationManifests(t *testing.T) {
+	f := newFakeRegistry(t)
+	ctx := context.Background()
+	named, err := reference.ParseNormalizedNamed(f.host() + "/r:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := &fakeDest{}
+	d := &destination{ImageDestination: inner, sys: testSys(t), named: named}
+	m := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}`)
+	md := digest.FromBytes(m)
+	if err := d.PutManifest(ctx, m, nil); err != nil || !bytes.Equal(f.manifests["r:1"], m) {
+		t.Fatalf("PutManifest: %v, stored %q", err, f.manifests["r:1"])
+	}
+	if err := d.PutManifest(ctx, m, &md); err != nil || !bytes.Equal(f.manifests["r:"+md.String()], m) {
+		t.Fatalf("PutManifest of an instance: %v", err)
+	}
+	wrong := digest.FromString("other")
+	if err := d.PutManifest(ctx, m, &wrong); err == nil {
+		t.Fatal("an instance under another digest was written")
+	}
+	if err := d.PutSignatures(ctx, nil, nil); err != nil || len(inner.sigsFor) != 1 || inner.sigsFor[0] == nil || *inner.sigsFor[0] != md {
+		t.Fatalf("PutSignatures: %v, for %v", err, inner.sigsFor)
+	}
+
+	rejects, _ := reference.ParseNormalizedNamed(f.host() + "/rejects:1")
+	d = &destination{ImageDestination: inner, sys: testSys(t), named: rejects}
+	var mt types.ManifestTypeRejectedError
+	if err := d.PutManifest(ctx, m, nil); !errors.As(err, &mt) {
+		t.Fatalf("a refused manifest: %T %v", err, err)
 	}
 }
 

@@ -204,10 +204,9 @@ func (f *faultFront) times(kind string) []time.Time {
 
 // TestFaultTransientResponses: a dropped connection, 408, 429, 500 and 503,
 // on blob checks, blob uploads and the manifest PUT, are retried and the
-// copy completes; a 429's Retry-After is waited for (on requests without a
-// body: containers/image does not expose the header of a failed upload or
-// manifest PUT); with --retry-times 0 the first fault fails the copy with
-// one line and no manifest is written.
+// copy completes; a 429's Retry-After is waited for, on the blob check and
+// on the manifest PUT; with --retry-times 0 the first fault fails the copy
+// with one line and no manifest is written.
 func TestFaultTransientResponses(t *testing.T) {
 	img := fixture.MultiLayer(t, 2, 64<<10)
 	reg := registry.Start(t, registry.Options{})
@@ -232,6 +231,10 @@ func TestFaultTransientResponses(t *testing.T) {
 	heads := front.times("HEAD blob")
 	if gap := heads[1].Sub(heads[0]); gap < 900*time.Millisecond {
 		t.Fatalf("the blob HEAD after a 429 with Retry-After: 1 came %s later", gap)
+	}
+	// The third manifest PUT got a 429 with Retry-After: 1.
+	if puts := front.times("PUT manifest"); puts[3].Sub(puts[2]) < 900*time.Millisecond {
+		t.Fatalf("the manifest PUT after a 429 with Retry-After: 1 came %s later", puts[3].Sub(puts[2]))
 	}
 	if !strings.Contains(res.Stderr, "retrying") {
 		t.Fatalf("retries not logged at info level: %s", res.Stderr)

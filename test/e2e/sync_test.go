@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/ocisuite/suite/test/bin"
 	"github.com/ocisuite/suite/test/fixture"
 	"github.com/ocisuite/suite/test/registry"
@@ -305,15 +307,66 @@ func assertRetriedAfter(t *testing.T, dst *registry.Registry, front *faultFront,
 	if _, _, d := getManifest(t, dst, repo, tag); d != img.Digest.String() {
 		t.Fatalf("digest %s, want %s", d, img.Digest)
 	}
+	assertWaitedRetryAfter(t, front, start, len(img.Layers)+1, 1)
+}
+
+// assertWaitedRetryAfter checks the requests that front, which answered
+// the first upload PUT and the first manifest PUT with a 429 and
+// Retry-After: 1, saw from a copy of blobs blobs and manifests manifests:
+// each was sent once more, the one answered 429 at least about a second
+// later.
+func assertWaitedRetryAfter(t *testing.T, front *faultFront, start time.Time, blobs, manifests int) {
+	t.Helper()
 	puts := front.times("PUT manifest")
-	if len(puts) != 2 || puts[1].Sub(puts[0]) < 900*time.Millisecond {
-		t.Fatalf("manifest PUTs at %v after the start: want two, the second at least 1s after the 429", since(start, puts))
+	if len(puts) != manifests+1 || puts[1].Sub(puts[0]) < 900*time.Millisecond {
+		t.Fatalf("manifest PUTs at %v after the start: want %d, the second at least 1s after the 429", since(start, puts), manifests+1)
 	}
 	// The upload answered 429 starts again (POST, PUT) after Retry-After.
 	uploads, posts := front.times("PUT upload"), front.times("POST upload")
-	if len(uploads) != len(img.Layers)+2 || posts[len(posts)-1].Sub(uploads[0]) < 900*time.Millisecond {
-		t.Fatalf("upload PUTs at %v, POSTs at %v after the start: want the blob answered 429 sent again at least 1s later",
-			since(start, uploads), since(start, posts))
+	if len(uploads) != blobs+1 || posts[len(posts)-1].Sub(uploads[0]) < 900*time.Millisecond {
+		t.Fatalf("upload PUTs at %v, POSTs at %v after the start: want %d, the blob answered 429 sent again at least 1s later",
+			since(start, uploads), since(start, posts), blobs+1)
+	}
+}
+
+// TestCopyRetryAfterLibraryPaths: the copies that containers/image makes
+// (from an OCI layout, of a whole index with --all, with a format
+// conversion) follow the same rule: a 429 with Retry-After: 1 on a blob
+// upload and on a manifest PUT is waited for, and the copy completes.
+// (containers/image alone neither retries those requests nor reports the
+// header.)
+func TestCopyRetryAfterLibraryPaths(t *testing.T) {
+	layered, index := fixture.MultiLayer(t, 2, 64<<10), fixture.MultiArch(t)
+	for _, c := range []struct {
+		name              string
+		img               fixture.Image
+		args              []string
+		blobs, manifests  int
+		digest, mediaType string // of the copy's manifest at the destination
+	}{
+		{"oci layout", layered, nil, len(layered.Layers) + 1, 1, layered.Digest.String(), v1.MediaTypeImageManifest},
+		// The index, then each image: the arm64 image has one layer.
+		{"index --all", index, []string{"--all"}, len(index.Layers) + 3, 3, index.Digest.String(), v1.MediaTypeImageIndex},
+		{"format v2s2", layered, []string{"--format", "v2s2"}, len(layered.Layers) + 1, 1, "", "application/vnd.docker.distribution.manifest.v2+json"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dst := registry.Start(t, registry.Options{})
+			front := startFaultFront(t, dst, map[string][]int{
+				"PUT upload":   {http.StatusTooManyRequests},
+				"PUT manifest": {http.StatusTooManyRequests},
+			})
+			start := time.Now()
+			args := append([]string{"copy", "--retry-times", "2", "--retry-delay", "10ms", "--dest-tls-verify=false"}, c.args...)
+			res := bin.Run(t, nil, "transport", append(args, c.img.Ref(), "docker://"+front.Addr+"/l/app:1")...)
+			if res.Code != 0 {
+				t.Fatalf("copy through 429s: exit %d: %s%s", res.Code, res.Stdout, res.Stderr)
+			}
+			_, mediaType, d := getManifest(t, dst, "l/app", "1")
+			if mediaType != c.mediaType || (c.digest != "" && d != c.digest) {
+				t.Fatalf("manifest %s %s, want %s %s", mediaType, d, c.mediaType, c.digest)
+			}
+			assertWaitedRetryAfter(t, front, start, c.blobs, c.manifests)
+		})
 	}
 }
 

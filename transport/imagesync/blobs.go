@@ -107,6 +107,13 @@ func (r sharedRef) failedAfterManifest() bool {
 	return r.state.afterManifest
 }
 
+// WrapDestination makes r an image.DestinationWrapper: Copy's wrapping
+// goes inside, so that uploads still go through r's destination.
+func (r sharedRef) WrapDestination(wrap func(types.ImageReference) types.ImageReference) types.ImageReference {
+	r.ImageReference = wrap(r.ImageReference)
+	return r
+}
+
 func (r sharedRef) NewImageDestination(ctx context.Context, sys *types.SystemContext) (types.ImageDestination, error) {
 	d, err := r.ImageReference.NewImageDestination(ctx, sys)
 	if err != nil {

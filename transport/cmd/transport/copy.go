@@ -128,6 +128,7 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, srcName, dest
 		}
 		defer closeSigners()
 		opts.Signers = signers
+		opts.SimpleSigners = o.sign.SigstorePrivateKey == ""
 	}
 	if !o.quiet && cli.IsTerminal(os.Stdout) {
 		opts.Progress = os.Stdout

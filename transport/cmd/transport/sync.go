@@ -91,6 +91,7 @@ func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions, source, desti
 		}
 		defer closeSigners()
 		opts.Copy.Signers = signers
+		opts.Copy.SimpleSigners = o.sign.SigstorePrivateKey == ""
 	}
 	if cli.IsTerminal(os.Stdout) || logrus.IsLevelEnabled(logrus.InfoLevel) || o.dryRun {
 		opts.Log = cmd.OutOrStdout()
