@@ -30,7 +30,7 @@ import (
 const (
 	aimFresh  = 1.0
 	aimRepeat = 0.5
-	aimSync   = 0.33
+	aimSync   = 1.0 / 3 // "at least 3× faster"
 )
 
 // bigRepo is where the multi-layer image lives, at the source and the
