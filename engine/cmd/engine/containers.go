@@ -21,28 +21,35 @@ import (
 // containerCommands are the container commands, at the top level as podman
 // has them and again under "engine container".
 func containerCommands(g *globalOptions) []*cobra.Command {
+	return append(topContainerCommands(g), containerGroup(g), newInspectCmd(g))
+}
+
+// topContainerCommands are the commands both at the top level and under
+// "container"; containerOpsCommands adds top, diff, port, cp, commit,
+// mount, update…
+func topContainerCommands(g *globalOptions) []*cobra.Command {
+	return append([]*cobra.Command{
+		newCreateCmd(g), newRunCmd(g), newStartCmd(g), newStopCmd(g), newKillCmd(g),
+		newRmCmd(g), newPsCmd(g), newLogsCmd(g), newExecCmd(g), newAttachCmd(g),
+		newWaitCmd(g), newPauseCmd(g), newUnpauseCmd(g), newRestartCmd(g),
+		newRenameCmd(g), newInitCmd(g),
+	}, containerOpsCommands(g)...)
+}
+
+// containerGroup is "engine container".
+func containerGroup(g *globalOptions) *cobra.Command {
 	group := &cobra.Command{
 		Use:   "container",
 		Short: "Manage containers",
 		Args:  cli.ExactArgs(0),
 		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	// all are the commands both at the top level and under "container";
-	// containerOpsCommands adds top, diff, port, cp, commit, mount, update…
-	all := func() []*cobra.Command {
-		return append([]*cobra.Command{
-			newCreateCmd(g), newRunCmd(g), newStartCmd(g), newStopCmd(g), newKillCmd(g),
-			newRmCmd(g), newPsCmd(g), newLogsCmd(g), newExecCmd(g), newAttachCmd(g),
-			newWaitCmd(g), newPauseCmd(g), newUnpauseCmd(g), newRestartCmd(g),
-			newRenameCmd(g), newInitCmd(g),
-		}, containerOpsCommands(g)...)
-	}
 	ls := newPsCmd(g)
 	ls.Use, ls.Aliases = "list", []string{"ls"}
-	group.AddCommand(all()...)
+	group.AddCommand(topContainerCommands(g)...)
 	group.AddCommand(ls, newCleanupCmd(g), newExistsCmd(g), newPruneCmd(g), newContainerInspectCmd(g))
 	group.AddCommand(newCheckpointCmd(g), newRestoreCmd(g), newMigrateCmd(g))
-	return append(all(), group, newInspectCmd(g))
+	return group
 }
 
 // session is what a container command works with: the store and the

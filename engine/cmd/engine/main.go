@@ -26,5 +26,5 @@ func main() {
 		fmt.Fprintf(os.Stderr, "engine: %v\n", err)
 		os.Exit(125)
 	}
-	os.Exit(cli.Main(newRootCmd(), os.Args[1:], os.Stderr, exitCodes))
+	os.Exit(cli.Main(newRootCmd(os.Args[1:]), os.Args[1:], os.Stderr, exitCodes))
 }
