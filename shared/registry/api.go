@@ -151,15 +151,22 @@ func (c *Client) HasBlob(ctx context.Context, repo string, d digest.Digest) (boo
 }
 
 func (c *Client) hasBlob(ctx context.Context, repo string, d digest.Digest) (bool, error) {
+	has, _, err := c.headBlob(ctx, repo, d)
+	return has, err
+}
+
+// headBlob asks whether repo holds the blob d, and its size, with one HEAD
+// request.
+func (c *Client) headBlob(ctx context.Context, repo string, d digest.Digest) (bool, int64, error) {
 	resp, err := c.do(ctx, request{method: http.MethodHead, url: "/v2/" + repo + "/blobs/" + d.String(), scope: pull(repo)})
 	if NotFound(err) {
-		return false, nil
+		return false, 0, nil
 	}
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	drain(resp)
-	return true, nil
+	return true, resp.ContentLength, nil
 }
 
 // GetBlob opens the blob d of repo; the caller closes it. It is one

@@ -14,8 +14,11 @@ import (
 // Upload writes the blob that stream holds to repo and returns its digest
 // and size. d and size are the blob's digest and size when known ("" and
 // -1 when not: a layer compressed on the fly). A blob d that repo already
-// holds is not sent: the request starting the upload asks the registry to
-// mount it from repo itself (see PutBlob).
+// holds is not sent: a HEAD request asks first, as containers/image does.
+// (Not a mount request from repo itself, as PutBlob makes: a registry
+// rewrites the blob's link in repo for it, and a manifest PUT checking
+// that link at the same time can fail; containers/image's copies of
+// several images to one repository make such requests at the same time.)
 //
 // Every request is made under the retry rule (Do), a 429 waiting for the
 // server's Retry-After, except the one that sends stream, which cannot be
@@ -26,24 +29,27 @@ func (c *Client) Upload(ctx context.Context, repo string, stream io.Reader, d di
 	what := "uploading a blob to " + c.host + "/" + repo
 	body := &guardedReader{r: stream}
 	defer body.end()
+	if d != "" {
+		present, n, err := c.statBlob(ctx, repo, d)
+		if err != nil {
+			return "", 0, err
+		}
+		if present {
+			if size < 0 {
+				size = n
+			}
+			return d, size, nil
+		}
+	}
 	var u *url.URL
 	err := c.Do(ctx, what, func() error {
 		var err error
-		if d != "" {
-			u, err = c.startUpload(ctx, repo, d, "")
-		} else {
-			u, err = c.newUpload(ctx, repo)
-		}
+		u, err = c.newUpload(ctx, repo)
 		return err
 	})
 	switch {
 	case err != nil:
 		return "", 0, err
-	case u == nil: // repo holds d
-		if size < 0 {
-			size, err = c.blobSize(ctx, repo, d)
-		}
-		return d, size, err
 	case d != "":
 		if err := c.sendUpload(ctx, repo, u, d, body, size); err != nil {
 			return "", 0, err
@@ -82,19 +88,15 @@ func (c *Client) Upload(ctx context.Context, repo string, stream io.Reader, d di
 	return d, body.count(), nil
 }
 
-// blobSize asks for the size of the blob d of repo (HEAD).
-func (c *Client) blobSize(ctx context.Context, repo string, d digest.Digest) (int64, error) {
-	var size int64
-	err := c.Do(ctx, "looking up blob "+d.String()+" in "+c.host+"/"+repo, func() error {
-		resp, err := c.do(ctx, request{method: http.MethodHead, url: "/v2/" + repo + "/blobs/" + d.String(), scope: pull(repo)})
-		if err != nil {
-			return err
-		}
-		drain(resp)
-		size = resp.ContentLength
-		return nil
+// statBlob asks whether repo holds the blob d, and its size (HEAD, under
+// the retry rule).
+func (c *Client) statBlob(ctx context.Context, repo string, d digest.Digest) (present bool, size int64, err error) {
+	err = c.Do(ctx, "looking up blob "+d.String()+" in "+c.host+"/"+repo, func() error {
+		var err error
+		present, size, err = c.headBlob(ctx, repo, d)
+		return err
 	})
-	return size, err
+	return present, size, err
 }
 
 // guardedReader counts what is read from r, and fails reads once end was
