@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"strings"
 	"syscall"
 	"time"
 
@@ -112,6 +113,12 @@ func IsTransient(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED) ||
 		errors.Is(err, syscall.ETIMEDOUT) {
+		return true
+	}
+	// net/http's answer to a request it sent on a kept-alive connection
+	// the server closed meanwhile (a registry that went away); it retries
+	// such requests itself only when they are idempotent, not a POST.
+	if strings.Contains(err.Error(), "http: server closed idle connection") {
 		return true
 	}
 	// Timeouts, including dial and read deadlines (which also match

@@ -53,6 +53,7 @@ func TestIsTransient(t *testing.T) {
 		{"connection refused", fmt.Errorf("dial: %w", syscall.ECONNREFUSED), true},
 		{"connection reset in OpError", fmt.Errorf("copying: %w", reset), true},
 		{"broken pipe", fmt.Errorf("write: %w", syscall.EPIPE), true},
+		{"server closed idle connection", &url.Error{Op: "Post", URL: "http://r/v2/a/blobs/uploads/", Err: errors.New("http: server closed idle connection")}, true},
 		{"net timeout", &url.Error{Op: "Get", URL: "https://r/v2/", Err: timeoutError{}}, true},
 		{"429 sentinel", fmt.Errorf("x: %w", docker.ErrTooManyRequests), true},
 		{"429 errcode", errcode.ErrorCodeTooManyRequests.WithMessage("slow down"), true},
