@@ -17,14 +17,14 @@ import (
 func CommandName(root *cobra.Command, args []string) string {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" {
-			if a == "--" {
-				return ""
-			}
+		if a == "--" {
+			return ""
+		}
+		if a == "-" || !strings.HasPrefix(a, "-") {
 			return a
 		}
 		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		var f = root.PersistentFlags().Lookup(name)
+		f := root.PersistentFlags().Lookup(name)
 		if !strings.HasPrefix(a, "--") {
 			if len(name) != 1 {
 				return "" // -abc: shorthands run together

@@ -141,12 +141,7 @@ func (c *Client) PutManifest(ctx context.Context, repo, ref string, m []byte, mi
 
 // HasBlob reports whether repo holds the blob d (HEAD).
 func (c *Client) HasBlob(ctx context.Context, repo string, d digest.Digest) (bool, error) {
-	var has bool
-	err := c.Do(ctx, "looking up blob "+d.String()+" in "+c.host+"/"+repo, func() error {
-		var err error
-		has, err = c.hasBlob(ctx, repo, d)
-		return err
-	})
+	has, _, err := c.statBlob(ctx, repo, d)
 	return has, err
 }
 

@@ -191,13 +191,20 @@ func testSys(t *testing.T) *types.SystemContext {
 	}
 }
 
-func TestClientBearerTagsManifestsBlobs(t *testing.T) {
-	f := newFakeRegistry(t)
-	ctx := context.Background()
-	c, err := New(ctx, testSys(t), f.host(), retry.Options{})
+// newTestClient is a client of f with testSys's context and retries r.
+func newTestClient(t *testing.T, f *fakeRegistry, r retry.Options) *Client {
+	t.Helper()
+	c, err := New(context.Background(), testSys(t), f.host(), r)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+func TestClientBearerTagsManifestsBlobs(t *testing.T) {
+	f := newFakeRegistry(t)
+	ctx := context.Background()
+	c := newTestClient(t, f, retry.Options{})
 	defer c.Close()
 	tags, err := c.Tags(ctx, "ns/app")
 	if err != nil || strings.Join(tags, ",") != "a,b,c" {
@@ -269,10 +276,7 @@ func TestClientPutBlobWithoutMounts(t *testing.T) {
 	f := newFakeRegistry(t)
 	f.noMount = true
 	ctx := context.Background()
-	c, err := New(ctx, testSys(t), f.host(), retry.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newTestClient(t, f, retry.Options{})
 	blob := []byte("layer")
 	d := digest.FromBytes(blob)
 	sent := 0
@@ -296,10 +300,7 @@ func TestClientPutBlobWithoutMounts(t *testing.T) {
 func TestClientRetryAfter(t *testing.T) {
 	f := newFakeRegistry(t)
 	ctx := context.Background()
-	c, err := New(ctx, testSys(t), f.host(), retry.Options{Times: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newTestClient(t, f, retry.Options{Times: 0})
 	f.mu.Lock()
 	f.faults["PUT manifest"] = []int{http.StatusTooManyRequests}
 	f.faults["PUT upload"] = []int{http.StatusTooManyRequests}
@@ -313,7 +314,7 @@ func TestClientRetryAfter(t *testing.T) {
 	}
 	blob := []byte("blob")
 	start = time.Now()
-	err = c.Do(ctx, "upload", func() error {
+	err := c.Do(ctx, "upload", func() error {
 		return c.PutBlob(ctx, "r", digest.FromBytes(blob), "", func() (io.ReadCloser, int64, error) {
 			return io.NopCloser(bytes.NewReader(blob)), int64(len(blob)), nil
 		})
@@ -348,10 +349,7 @@ func TestClientRetryAfter(t *testing.T) {
 func TestClientUpload(t *testing.T) {
 	f := newFakeRegistry(t)
 	ctx := context.Background()
-	c, err := New(ctx, testSys(t), f.host(), retry.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newTestClient(t, f, retry.Options{})
 	blob := []byte("a blob")
 	d := digest.FromBytes(blob)
 	if got, n, err := c.Upload(ctx, "r", bytes.NewReader(blob), d, int64(len(blob))); err != nil || got != d || n != int64(len(blob)) {
