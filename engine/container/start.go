@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -74,6 +75,50 @@ func (e *Engine) init(ctx context.Context, c *Container, size *specs.Box) error 
 			e.teardownNetwork(ctx, c)
 		}
 	}()
+	held, err := holdPorts(c)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, f := range held {
+			f.Close()
+		}
+	}()
+	// conmon starts now and loads while the root filesystem is mounted
+	// and the spec written; it runs the runtime only once told to (Go).
+	// A previous run's spec must never reach it.
+	if err := os.Remove(filepath.Join(bundle, "config.json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing the old spec of %s: %w", c.Name, err)
+	}
+	logLevel := "error"
+	if e.LogLevel == "debug" {
+		logLevel = "debug"
+	}
+	var exitCmd []string
+	if len(e.ExitCommand) > 0 {
+		exitCmd = append(slices.Clone(e.ExitCommand), "container", "cleanup", c.ID)
+	}
+	mon, err := monitor.Launch(monitor.Options{
+		Conmon:      e.Conmon,
+		Runtime:     e.Runtime.Path,
+		RuntimeArgs: e.Runtime.GlobalArgs(),
+		ID:          c.ID,
+		Name:        c.Name,
+		Bundle:      bundle,
+		ExitDir:     e.exitDir(),
+		SocketDir:   e.socketDir(),
+		LogDriver:   c.LogDriver,
+		LogPath:     c.LogPath,
+		LogLevel:    logLevel,
+		Terminal:    c.Terminal,
+		Stdin:       c.Stdin,
+		ExitCommand: exitCmd,
+		ExtraFiles:  held,
+	}, [3]*os.File{os.Stdin, os.Stdout, os.Stderr})
+	if err != nil {
+		return fmt.Errorf("creating container %s: %w", c.Name, err)
+	}
+	defer mon.Abort() // nothing once told to go
 	mountpoint, err := e.Store.Mount(c.ID, "")
 	if err != nil {
 		return fmt.Errorf("mounting the root filesystem of %s: %w", c.Name, err)
@@ -108,23 +153,6 @@ func (e *Engine) init(ctx context.Context, c *Container, size *specs.Box) error 
 	if err := oci.WriteBundle(bundle, spec); err != nil {
 		return fmt.Errorf("writing the bundle of %s: %w", c.Name, err)
 	}
-	logLevel := "error"
-	if e.LogLevel == "debug" {
-		logLevel = "debug"
-	}
-	var exitCmd []string
-	if len(e.ExitCommand) > 0 {
-		exitCmd = append(slices.Clone(e.ExitCommand), "container", "cleanup", c.ID)
-	}
-	held, err := holdPorts(c)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		for _, f := range held {
-			f.Close()
-		}
-	}()
 	type netResult struct {
 		st  *network.Status
 		err error
@@ -140,23 +168,7 @@ func (e *Engine) init(ctx context.Context, c *Container, size *specs.Box) error 
 	} else {
 		applied <- netResult{c.State.Net, nil}
 	}
-	started, err := monitor.Start(ctx, monitor.Options{
-		Conmon:      e.Conmon,
-		Runtime:     e.Runtime.Path,
-		RuntimeArgs: e.Runtime.GlobalArgs(),
-		ID:          c.ID,
-		Name:        c.Name,
-		Bundle:      bundle,
-		ExitDir:     e.exitDir(),
-		SocketDir:   e.socketDir(),
-		LogDriver:   c.LogDriver,
-		LogPath:     c.LogPath,
-		LogLevel:    logLevel,
-		Terminal:    c.Terminal,
-		Stdin:       c.Stdin,
-		ExitCommand: exitCmd,
-		ExtraFiles:  held,
-	}, [3]*os.File{os.Stdin, os.Stdout, os.Stderr})
+	started, err := mon.Go(ctx)
 	net := <-applied
 	c.State.Net = net.st
 	if netErr := net.err; netErr != nil {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -128,24 +129,47 @@ type Started struct {
 // as the container's parent; it returns once the container exists. stdio
 // are given to conmon only for the passthrough log driver.
 func Start(ctx context.Context, o Options, stdio [3]*os.File) (*Started, error) {
-	if err := os.MkdirAll(o.SocketDir, 0o700); err != nil {
+	l, err := Launch(o, stdio)
+	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(o.ExitDir, 0o700); err != nil {
-		return nil, err
+	return l.Go(ctx)
+}
+
+// Launched is a conmon that has started, loaded its libraries and opened
+// the container's log, and waits on its start pipe before it runs the
+// runtime. Launching it before the bundle is ready lets its start-up run
+// beside the caller's own work (mounting, writing the spec).
+type Launched struct {
+	o       Options
+	cmd     *exec.Cmd
+	syncR   *os.File
+	startW  *os.File
+	waitErr chan error
+	done    bool
+}
+
+// Launch starts conmon for o. The bundle's config.json need not exist yet:
+// conmon reads it only after Go. The caller must call Go or Abort. conmon
+// gets SIGKILL if the caller dies before either: an end of file on its
+// start pipe would let it go on.
+func Launch(o Options, stdio [3]*os.File) (*Launched, error) {
+	for _, d := range []string{o.SocketDir, o.ExitDir, o.Bundle} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
 	}
 	os.Remove(filepath.Join(o.ExitDir, o.ID))
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	defer syncR.Close()
 	startR, startW, err := os.Pipe()
 	if err != nil {
+		syncR.Close()
 		syncW.Close()
 		return nil, err
 	}
-	defer startW.Close()
 	files := []*os.File{syncW, startR}
 	env := append(os.Environ(), "_OCI_SYNCPIPE=3", "_OCI_STARTPIPE=4")
 	cmd := exec.Command(o.Conmon, o.args()...)
@@ -156,28 +180,55 @@ func Start(ctx context.Context, o Options, stdio [3]*os.File) (*Started, error) 
 	if o.LogDriver == "passthrough" {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
 	}
-	// conmon must outlive this process and its signals.
+	// conmon must outlive this process and its signals; only the first
+	// conmon process, which waits on the start pipe, dies with it.
 	cmd.SysProcAttr = detachAttr()
-	err = cmd.Start()
+	l := &Launched{o: o, cmd: cmd, syncR: syncR, startW: startW, waitErr: make(chan error, 1)}
+	started := make(chan error, 1)
+	go func() {
+		// The parent-death signal follows the thread that forked, not the
+		// process: that thread stays this goroutine's until the first
+		// conmon process has exited, so that no other goroutine can end it
+		// (a goroutine that exits locked to its thread ends the thread).
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		err := cmd.Start()
+		started <- err
+		if err == nil {
+			// conmon forks its long-lived self and the first process exits.
+			l.waitErr <- cmd.Wait()
+		}
+	}()
+	err = <-started
 	for _, f := range files {
 		f.Close()
 	}
 	if err != nil {
+		syncR.Close()
+		startW.Close()
 		return nil, fmt.Errorf("starting conmon: %w", err)
 	}
-	// conmon forks its long-lived self and the first process exits.
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- cmd.Wait() }()
+	return l, nil
+}
+
+// Go lets conmon run the runtime and returns once the container exists.
+func (l *Launched) Go(ctx context.Context) (*Started, error) {
+	if l.done {
+		return nil, errors.New("conmon was already told to go")
+	}
+	l.done = true
+	defer l.syncR.Close()
 	// Let conmon go on (podman moves it into a cgroup first). The attach
 	// socket exists once conmon reports the container created.
-	if _, err := startW.Write([]byte{0}); err != nil {
+	_, err := l.startW.Write([]byte{0})
+	l.startW.Close()
+	if err != nil {
 		return nil, fmt.Errorf("signalling conmon: %w", err)
 	}
-	startW.Close()
-	msg, err := readSync(ctx, syncR)
+	msg, err := readSync(ctx, l.syncR)
 	if err != nil {
 		select {
-		case werr := <-waitErr:
+		case werr := <-l.waitErr:
 			if werr != nil {
 				return nil, fmt.Errorf("conmon failed: %w", werr)
 			}
@@ -189,10 +240,23 @@ func Start(ctx context.Context, o Options, stdio [3]*os.File) (*Started, error) 
 		return nil, errors.New(cleanRuntimeMessage(msg.Message))
 	}
 	st := &Started{Pid: msg.Data}
-	if b, err := os.ReadFile(ConmonPidFile(o.Bundle)); err == nil {
+	if b, err := os.ReadFile(ConmonPidFile(l.o.Bundle)); err == nil {
 		st.ConmonPid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	}
 	return st, nil
+}
+
+// Abort stops a conmon not yet told to go: it is killed while it waits,
+// before it has run anything. After Go it does nothing.
+func (l *Launched) Abort() {
+	if l.done {
+		return
+	}
+	l.done = true
+	_ = l.cmd.Process.Kill()
+	<-l.waitErr
+	l.startW.Close()
+	l.syncR.Close()
 }
 
 func readSync(ctx context.Context, r *os.File) (syncMessage, error) {
