@@ -14,16 +14,25 @@ export SUITE_BIN_DIR := $(CURDIR)/bin
 
 all: build
 
-build: $(addprefix bin/,$(BINARIES))
+build: $(addprefix bin/,$(BINARIES)) bin/engine-full
 
 bin/%: FORCE
 	$(GOBUILD) -o $@ ./$*/cmd/$*
+
+# bin/engine is the thin engine: the container commands scripts run most,
+# without containers/image's copy code, CRIU or buildkit linked in; it
+# hands every other command to bin/engine-full, the whole engine.
+bin/engine: FORCE
+	$(GO) build -tags "$(BUILDTAGS) thin" -ldflags "$(LDFLAGS)" -o $@ ./engine/cmd/engine
+
+bin/engine-full: FORCE
+	$(GOBUILD) -o $@ ./engine/cmd/engine
 
 FORCE:
 
 # Runtime dependencies (Debian 12 packages), then the binaries.
 install: deps build
-	install -m 0755 $(addprefix bin/,$(BINARIES)) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(addprefix bin/,$(BINARIES)) bin/engine-full $(DESTDIR)$(PREFIX)/bin/
 
 deps:
 	hack/install-deps runtime
@@ -43,7 +52,7 @@ test-unit:
 test-e2e:
 	cd test && $(GO) test -tags "$(BUILDTAGS)" -count=1 -timeout 25m ./...
 
-bench: deps-test bin/transport bin/engine bin/builder
+bench: deps-test bin/transport bin/engine bin/engine-full bin/builder
 	cd test && $(GO) run -tags "$(BUILDTAGS)" ./bench $(BENCHFLAGS)
 
 # Builds every Containerfile of the builder's e2e corpus with bin/builder

@@ -84,7 +84,9 @@ func Root(cmd *cobra.Command) *cobra.Command {
 			return c.Help()
 		}
 	}
-	cmd.AddCommand(docsCmd(cmd))
+	if docs := docsCmd(cmd); docs != nil {
+		cmd.AddCommand(docs)
+	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})

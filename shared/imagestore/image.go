@@ -224,3 +224,9 @@ func shortID(id string) string {
 	}
 	return id
 }
+
+// IsNotFound reports whether err says an image does not exist, locally
+// (ErrNotFound) or in a registry.
+func IsNotFound(err error) bool {
+	return errors.Is(err, ErrNotFound) || errors.Is(err, istorage.ErrNoSuchImage)
+}

@@ -1,8 +1,9 @@
+//go:build !thin
+
 package imagestore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -17,29 +18,6 @@ import (
 
 	shimage "github.com/ocisuite/suite/shared/image"
 )
-
-// Pull policies (podman's --policy).
-const (
-	PullAlways  = "always"
-	PullMissing = "missing"
-	PullNever   = "never"
-	PullNewer   = "newer"
-)
-
-// ParsePullPolicy checks a --policy value; "" is "always".
-func ParsePullPolicy(p string) (string, error) {
-	switch strings.ToLower(p) {
-	case "", PullAlways:
-		return PullAlways, nil
-	case PullMissing, "ifmissing", "ifnotpresent":
-		return PullMissing, nil
-	case PullNever:
-		return PullNever, nil
-	case PullNewer, "ifnewer":
-		return PullNewer, nil
-	}
-	return "", fmt.Errorf("invalid pull policy %q: want always, missing, never or newer", p)
-}
 
 // PullOptions control Pull.
 type PullOptions struct {
@@ -207,10 +185,4 @@ func pullOne(ctx context.Context, s storage.Store, sys *types.SystemContext, nam
 		return nil, fmt.Errorf("finding %s after pulling it: %w", named, err)
 	}
 	return img, nil
-}
-
-// IsNotFound reports whether err says an image does not exist, locally
-// (ErrNotFound) or in a registry.
-func IsNotFound(err error) bool {
-	return errors.Is(err, ErrNotFound) || errors.Is(err, istorage.ErrNoSuchImage)
 }

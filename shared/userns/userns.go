@@ -25,6 +25,20 @@ import (
 // envNew marks the child that creates the namespace.
 const envNew = "_OCISUITE_NEW_USERNS"
 
+// envExe carries the binary's path into the namespace: in the command
+// that creates it (re-executed through /proc/self/exe), reading
+// /proc/self/exe gives "/".
+const envExe = "_OCISUITE_EXE"
+
+// Executable is the path of the running binary, as the command saw it
+// before it entered the user namespace.
+func Executable() (string, error) {
+	if p := os.Getenv(envExe); p != "" {
+		return p, nil
+	}
+	return os.Executable()
+}
+
 // PauseFile is where the pause process's PID is kept (join.c reads the
 // same path).
 func PauseFile() string {
@@ -72,14 +86,18 @@ func Enter() error {
 		}
 		lock.Close()
 		os.Setenv("_OCISUITE_JOIN_TRIED", "1")
-		self, err := os.Executable()
+		self, err := Executable()
 		if err != nil {
 			return err
 		}
+		os.Setenv(envExe, self)
 		return syscall.Exec(self, os.Args, os.Environ())
 	}
 	logrus.Debugf("rootless: creating the user namespace and its pause process")
 	os.Setenv(envNew, "1")
+	if self, err := Executable(); err == nil {
+		os.Setenv(envExe, self)
+	}
 	// The child inherits the lock and releases it once the pause process
 	// is recorded; this process waits for the command and exits with it.
 	unshare.MaybeReexecUsingUserNamespace(false)

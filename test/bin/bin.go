@@ -49,10 +49,17 @@ func Path(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	p := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-tags", "exclude_graphdriver_btrfs", "-o", p, "./"+name+"/cmd/"+name)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building %s: %v\n%s", name, err, out)
+	builds := [][2]string{{name, "exclude_graphdriver_btrfs"}}
+	if name == "engine" {
+		// As make build: the thin engine, and the full one beside it.
+		builds = [][2]string{{"engine", "exclude_graphdriver_btrfs thin"}, {"engine-full", "exclude_graphdriver_btrfs"}}
+	}
+	for _, b := range builds {
+		cmd := exec.Command("go", "build", "-tags", b[1], "-o", filepath.Join(dir, b[0]), "./"+name+"/cmd/"+name)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("building %s: %v\n%s", b[0], err, out)
+		}
 	}
 	built[name] = p
 	return p

@@ -83,6 +83,15 @@ func publicCopy(t *testing.T, src string) string {
 	return dst
 }
 
+// publicEngine copies the engine, and the full engine beside it, to a
+// directory every user can read; it returns the engine's path.
+func publicEngine(t *testing.T) string {
+	t.Helper()
+	engine := publicCopy(t, bin.Path(t, "engine"))
+	copyFile(t, filepath.Join(filepath.Dir(bin.Path(t, "engine")), "engine-full"), filepath.Join(filepath.Dir(engine), "engine-full"))
+	return engine
+}
+
 // stopUserProcesses ends what a rootless user's engine left running.
 func stopUserProcesses(uid int) {
 	exec.Command("pkill", "-9", "-U", strconv.Itoa(uid), "conmon").Run()
@@ -116,7 +125,7 @@ func newRootlessEngine(t *testing.T) *rootlessEngine {
 		os.RemoveAll(fmt.Sprintf("/tmp/containers-user-%d", uid))
 	}
 	cleanStore()
-	r := &rootlessEngine{t: t, uid: uid, gid: gid, home: home, runtime: runtime, engine: publicCopy(t, bin.Path(t, "engine"))}
+	r := &rootlessEngine{t: t, uid: uid, gid: gid, home: home, runtime: runtime, engine: publicEngine(t)}
 	t.Cleanup(func() {
 		r.run("rm", "-af")
 		cleanStore()
@@ -246,7 +255,7 @@ func TestEngineRootlessNoSubIDs(t *testing.T) {
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
-	r := &rootlessEngine{t: t, uid: uid, gid: gid, home: u.HomeDir, runtime: t.TempDir(), engine: publicCopy(t, bin.Path(t, "engine"))}
+	r := &rootlessEngine{t: t, uid: uid, gid: gid, home: u.HomeDir, runtime: t.TempDir(), engine: publicEngine(t)}
 	os.Chown(r.runtime, uid, gid)
 	res := r.run("ps")
 	if res.Code != 125 {

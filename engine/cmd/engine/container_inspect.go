@@ -13,10 +13,6 @@ import (
 	"github.com/ocisuite/suite/shared/imagestore"
 )
 
-func newContainerInspectCmd(g *globalOptions) *cobra.Command {
-	return inspectCmd(g, "inspect [flags] CONTAINER [CONTAINER...]", "Show the configuration and state of containers", false)
-}
-
 // newInspectCmd is the top-level inspect: containers first, then images.
 func newInspectCmd(g *globalOptions) *cobra.Command {
 	return inspectCmd(g, "inspect [flags] NAME [NAME...]", "Show the configuration of containers or images", true)

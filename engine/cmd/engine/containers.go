@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/containers/storage"
 	"github.com/sirupsen/logrus"
@@ -13,44 +12,10 @@ import (
 	"github.com/ocisuite/suite/config"
 	"github.com/ocisuite/suite/engine/container"
 	"github.com/ocisuite/suite/shared/cli"
-	shimage "github.com/ocisuite/suite/shared/image"
 	"github.com/ocisuite/suite/shared/imagestore"
 	"github.com/ocisuite/suite/shared/store"
+	"github.com/ocisuite/suite/shared/userns"
 )
-
-// containerCommands are the container commands, at the top level as podman
-// has them and again under "engine container".
-func containerCommands(g *globalOptions) []*cobra.Command {
-	return append(topContainerCommands(g), containerGroup(g), newInspectCmd(g))
-}
-
-// topContainerCommands are the commands both at the top level and under
-// "container"; containerOpsCommands adds top, diff, port, cp, commit,
-// mount, update…
-func topContainerCommands(g *globalOptions) []*cobra.Command {
-	return append([]*cobra.Command{
-		newCreateCmd(g), newRunCmd(g), newStartCmd(g), newStopCmd(g), newKillCmd(g),
-		newRmCmd(g), newPsCmd(g), newLogsCmd(g), newExecCmd(g), newAttachCmd(g),
-		newWaitCmd(g), newPauseCmd(g), newUnpauseCmd(g), newRestartCmd(g),
-		newRenameCmd(g), newInitCmd(g),
-	}, containerOpsCommands(g)...)
-}
-
-// containerGroup is "engine container".
-func containerGroup(g *globalOptions) *cobra.Command {
-	group := &cobra.Command{
-		Use:   "container",
-		Short: "Manage containers",
-		Args:  cli.ExactArgs(0),
-		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
-	}
-	ls := newPsCmd(g)
-	ls.Use, ls.Aliases = "list", []string{"ls"}
-	group.AddCommand(topContainerCommands(g)...)
-	group.AddCommand(ls, newCleanupCmd(g), newExistsCmd(g), newPruneCmd(g), newContainerInspectCmd(g))
-	group.AddCommand(newCheckpointCmd(g), newRestoreCmd(g), newMigrateCmd(g))
-	return group
-}
 
 // session is what a container command works with: the store and the
 // container engine over it.
@@ -76,7 +41,7 @@ func openSession(cmd *cobra.Command, g *globalOptions) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	self, err := os.Executable()
+	self, err := userns.Executable()
 	if err != nil {
 		s.Shutdown(false)
 		return nil, err
@@ -182,22 +147,7 @@ func imageResolver(g *globalOptions, s storage.Store, policy string, quiet bool,
 				return "", "", fmt.Errorf("%s: image not known, and the pull policy is never: %w", name, storage.ErrImageUnknown)
 			}
 		}
-		o := imagestore.PullOptions{Policy: policy, Sys: shimage.SystemOptions{RegistriesConf: g.registriesConf}}
-		if !quiet {
-			o.Progress = cmd.ErrOrStderr()
-		}
-		imgs, err := imagestore.Pull(ctx, s, name, o)
-		if err != nil {
-			return "", "", err
-		}
-		if len(imgs) == 0 {
-			return "", "", fmt.Errorf("%s: pulling gave no image", name)
-		}
-		n := name
-		if len(imgs[0].Names) > 0 {
-			n = imgs[0].Names[0]
-		}
-		return imgs[0].ID, n, nil
+		return pullImage(ctx, g, s, name, policy, quiet, cmd)
 	}
 }
 

@@ -21,10 +21,13 @@ func main() {
 	if reexec.Init() {
 		return
 	}
+	// The thin engine hands a command it does not hold to the full one
+	// here, before the full one enters the user namespace itself.
+	root := newRootCmd(os.Args[1:])
 	// A rootless user's commands all run in one user namespace.
 	if err := userns.Enter(); err != nil {
 		fmt.Fprintf(os.Stderr, "engine: %v\n", err)
 		os.Exit(125)
 	}
-	os.Exit(cli.Main(newRootCmd(os.Args[1:]), os.Args[1:], os.Stderr, exitCodes))
+	os.Exit(cli.Main(root, os.Args[1:], os.Stderr, exitCodes))
 }

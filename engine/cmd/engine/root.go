@@ -17,7 +17,9 @@ type globalOptions struct {
 }
 
 // newRootCmd is the engine command with the commands args can run: all
-// of them, or only the one args name when it is one of lazyCommands.
+// of them, or only the one args name when it is one of heldCommands. A
+// thin binary (thin.go) hands a command line it does not hold to the full
+// binary here.
 func newRootCmd(args []string) *cobra.Command {
 	g := &globalOptions{}
 	root := &cobra.Command{
@@ -40,38 +42,12 @@ monitor (conmon). Its commands and flags follow podman's, so that
 	f.StringVar(&g.registriesConf, "registries-conf", "", "use `path` instead of the system registries.conf")
 	f.StringVar(&g.cgroupManager, "cgroup-manager", "cgroupfs", "cgroup `manager`: only cgroupfs is supported")
 
-	if build, ok := lazyCommands(g)[cli.CommandName(root, args)]; ok {
+	if build, ok := heldCommands(g)[cli.CommandName(root, args)]; ok {
 		root.AddCommand(build())
-		return root
+		if holds(root, args) {
+			return root
+		}
 	}
-	root.AddCommand(imageCommands(g)...)
-	root.AddCommand(containerCommands(g)...)
-	root.AddCommand(volumeCommands(g)...)
-	root.AddCommand(networkCommands(g)...)
-	root.AddCommand(systemCommands(g)...)
+	allCommands(root, g)
 	return root
-}
-
-// lazyCommands are the top-level commands scripts and the engine itself
-// (conmon's exit command, the healthcheck timer) run most, by name and
-// alias: a command line naming one builds it alone instead of the whole
-// command tree (some 150 commands and their flags, a few milliseconds).
-// TestLazyCommands checks each against the whole tree's.
-func lazyCommands(g *globalOptions) map[string]func() *cobra.Command {
-	return map[string]func() *cobra.Command{
-		"run":         func() *cobra.Command { return newRunCmd(g) },
-		"create":      func() *cobra.Command { return newCreateCmd(g) },
-		"start":       func() *cobra.Command { return newStartCmd(g) },
-		"stop":        func() *cobra.Command { return newStopCmd(g) },
-		"kill":        func() *cobra.Command { return newKillCmd(g) },
-		"rm":          func() *cobra.Command { return newRmCmd(g) },
-		"ps":          func() *cobra.Command { return newPsCmd(g) },
-		"exec":        func() *cobra.Command { return newExecCmd(g) },
-		"logs":        func() *cobra.Command { return newLogsCmd(g) },
-		"wait":        func() *cobra.Command { return newWaitCmd(g) },
-		"inspect":     func() *cobra.Command { return newInspectCmd(g) },
-		"images":      func() *cobra.Command { return newImagesCmd(g) },
-		"container":   func() *cobra.Command { return containerGroup(g) },
-		"healthcheck": func() *cobra.Command { return newHealthcheckCmd(g) },
-	}
 }

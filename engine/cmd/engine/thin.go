@@ -1,0 +1,86 @@
+//go:build thin
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/containers/storage"
+	"github.com/spf13/cobra"
+
+	"github.com/ocisuite/suite/shared/cli"
+	"github.com/ocisuite/suite/shared/userns"
+)
+
+// The thin engine (built with the tag "thin") holds the commands that
+// scripts and the engine itself run most: the container lifecycle,
+// ps, exec, logs, inspect, conmon's exit command and the healthcheck
+// timer. It links neither containers/image's copy, signing and
+// encryption code, nor CRIU's, nor buildkit's: its start-up is some
+// 20 ms shorter. Every other command line, and a run or create that
+// must pull, it hands to the full binary (FullBinary, beside it) by
+// executing it with the same arguments, before it has changed anything.
+
+// FullBinary is the name of the full engine, installed beside this one.
+const FullBinary = "engine-full"
+
+// heldCommands are the commands this binary holds.
+func heldCommands(g *globalOptions) map[string]func() *cobra.Command {
+	return map[string]func() *cobra.Command{
+		"run":         func() *cobra.Command { return newRunCmd(g) },
+		"create":      func() *cobra.Command { return newCreateCmd(g) },
+		"start":       func() *cobra.Command { return newStartCmd(g) },
+		"stop":        func() *cobra.Command { return newStopCmd(g) },
+		"kill":        func() *cobra.Command { return newKillCmd(g) },
+		"rm":          func() *cobra.Command { return newRmCmd(g) },
+		"ps":          func() *cobra.Command { return newPsCmd(g) },
+		"exec":        func() *cobra.Command { return newExecCmd(g) },
+		"logs":        func() *cobra.Command { return newLogsCmd(g) },
+		"wait":        func() *cobra.Command { return newWaitCmd(g) },
+		"inspect":     func() *cobra.Command { return newInspectCmd(g) },
+		"healthcheck": func() *cobra.Command { return newHealthcheckCmd(g) },
+		"container": func() *cobra.Command {
+			group := &cobra.Command{Use: "container", Args: cli.ExactArgs(0)}
+			group.AddCommand(newCleanupCmd(g))
+			return group
+		},
+	}
+}
+
+// holds reports whether args name a command of root itself, not a
+// group whose other subcommands live in the full binary.
+func holds(root *cobra.Command, args []string) bool {
+	c, _, err := root.Find(args)
+	return err == nil && c != root && !c.HasSubCommands()
+}
+
+// allCommands hands the command line to the full binary.
+func allCommands(*cobra.Command, *globalOptions) {
+	err := handOver()
+	fmt.Fprintf(os.Stderr, "engine: %v\n", err)
+	os.Exit(125)
+}
+
+// pullImage: pulling is the full binary's, which runs the whole command
+// line again (nothing is created before the image is resolved).
+func pullImage(context.Context, *globalOptions, storage.Store, string, string, bool, *cobra.Command) (string, string, error) {
+	return "", "", handOver()
+}
+
+// handOver executes the full binary with this process's arguments; it
+// returns only if that fails.
+func handOver() error {
+	self, err := userns.Executable()
+	if err != nil {
+		return fmt.Errorf("finding %s: %w", FullBinary, err)
+	}
+	full := filepath.Join(filepath.Dir(self), FullBinary)
+	if err := syscall.Exec(full, os.Args, os.Environ()); err != nil {
+		return fmt.Errorf("this command needs %s, the full engine: %w", full, err)
+	}
+	return nil
+}
