@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -537,14 +536,6 @@ func (e *Engine) restore(ctx context.Context, c *Container, criuPath string, o R
 	}
 	restoreLog := filepath.Join(bundle, "restore.log")
 	os.Remove(restoreLog)
-	logLevel := "error"
-	if e.LogLevel == "debug" {
-		logLevel = "debug"
-	}
-	var exitCmd []string
-	if len(e.ExitCommand) > 0 {
-		exitCmd = append(slices.Clone(e.ExitCommand), "container", "cleanup", c.ID)
-	}
 	ro := oci.RestoreOptions{TCPEstablished: o.TCPEstablished, FileLocks: o.FileLocks, LazyPages: o.LazyPagesFrom != ""}
 	if ro.LazyPages {
 		stop, err := startLazyPages(ctx, criuPath, imgDir, bundle, o.LazyPagesFrom)
@@ -568,24 +559,12 @@ func (e *Engine) restore(ctx context.Context, c *Container, criuPath string, o R
 		}
 	}()
 	start := time.Now()
-	started, err := monitor.Start(ctx, monitor.Options{
-		Conmon:      e.Conmon,
-		Runtime:     e.Runtime.Path,
-		RuntimeArgs: append(e.Runtime.GlobalArgs(), "--criu", criuPath),
-		ID:          c.ID,
-		Name:        c.Name,
-		Bundle:      bundle,
-		ExitDir:     e.exitDir(),
-		SocketDir:   e.socketDir(),
-		LogDriver:   c.LogDriver,
-		LogPath:     c.LogPath,
-		LogLevel:    logLevel,
-		Stdin:       c.Stdin,
-		ExitCommand: exitCmd,
-		Restore:     imgDir,
-		RuntimeOpts: ro.RestoreArgs(),
-		ExtraFiles:  held,
-	}, [3]*os.File{os.Stdin, os.Stdout, os.Stderr})
+	mo := e.monitorOptions(c, bundle, held)
+	mo.RuntimeArgs = append(mo.RuntimeArgs, "--criu", criuPath)
+	mo.Terminal = false // checkpoints of containers with a terminal are refused
+	mo.Restore = imgDir
+	mo.RuntimeOpts = ro.RestoreArgs()
+	started, err := monitor.Start(ctx, mo, [3]*os.File{os.Stdin, os.Stdout, os.Stderr})
 	if err != nil {
 		ce := &oci.CRIUError{Op: "restore", ID: c.Name, Message: err.Error()}
 		if lines := oci.CRIULogErrors(restoreLog, 3); lines != nil {

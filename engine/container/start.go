@@ -90,31 +90,7 @@ func (e *Engine) init(ctx context.Context, c *Container, size *specs.Box) error 
 	if err := os.Remove(filepath.Join(bundle, "config.json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("removing the old spec of %s: %w", c.Name, err)
 	}
-	logLevel := "error"
-	if e.LogLevel == "debug" {
-		logLevel = "debug"
-	}
-	var exitCmd []string
-	if len(e.ExitCommand) > 0 {
-		exitCmd = append(slices.Clone(e.ExitCommand), "container", "cleanup", c.ID)
-	}
-	mon, err := monitor.Launch(monitor.Options{
-		Conmon:      e.Conmon,
-		Runtime:     e.Runtime.Path,
-		RuntimeArgs: e.Runtime.GlobalArgs(),
-		ID:          c.ID,
-		Name:        c.Name,
-		Bundle:      bundle,
-		ExitDir:     e.exitDir(),
-		SocketDir:   e.socketDir(),
-		LogDriver:   c.LogDriver,
-		LogPath:     c.LogPath,
-		LogLevel:    logLevel,
-		Terminal:    c.Terminal,
-		Stdin:       c.Stdin,
-		ExitCommand: exitCmd,
-		ExtraFiles:  held,
-	}, [3]*os.File{os.Stdin, os.Stdout, os.Stderr})
+	mon, err := monitor.Launch(e.monitorOptions(c, bundle, held), [3]*os.File{os.Stdin, os.Stdout, os.Stderr})
 	if err != nil {
 		return fmt.Errorf("creating container %s: %w", c.Name, err)
 	}
@@ -481,4 +457,35 @@ func chownTree(dir string, uid, gid int) error {
 		}
 		return os.Lchown(p, uid, gid)
 	})
+}
+
+// monitorOptions are conmon's options for c: the runtime, the bundle, the
+// log, the streams and the exit command; held are the published ports'
+// sockets conmon keeps.
+func (e *Engine) monitorOptions(c *Container, bundle string, held []*os.File) monitor.Options {
+	logLevel := "error"
+	if e.LogLevel == "debug" {
+		logLevel = "debug"
+	}
+	var exitCmd []string
+	if len(e.ExitCommand) > 0 {
+		exitCmd = append(slices.Clone(e.ExitCommand), "container", "cleanup", c.ID)
+	}
+	return monitor.Options{
+		Conmon:      e.Conmon,
+		Runtime:     e.Runtime.Path,
+		RuntimeArgs: e.Runtime.GlobalArgs(),
+		ID:          c.ID,
+		Name:        c.Name,
+		Bundle:      bundle,
+		ExitDir:     e.exitDir(),
+		SocketDir:   e.socketDir(),
+		LogDriver:   c.LogDriver,
+		LogPath:     c.LogPath,
+		LogLevel:    logLevel,
+		Terminal:    c.Terminal,
+		Stdin:       c.Stdin,
+		ExitCommand: exitCmd,
+		ExtraFiles:  held,
+	}
 }

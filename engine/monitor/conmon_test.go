@@ -27,6 +27,12 @@ func launchOptions(t *testing.T) (Options, string) {
 	if err := os.WriteFile(runtime, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return testOptions(conmon, runtime, dir), mark
+}
+
+// testOptions are the options of a conmon launched by these tests, its
+// files under dir.
+func testOptions(conmon, runtime, dir string) Options {
 	return Options{
 		Conmon:    conmon,
 		Runtime:   runtime,
@@ -37,7 +43,7 @@ func launchOptions(t *testing.T) (Options, string) {
 		SocketDir: filepath.Join(dir, "s"),
 		LogDriver: "k8s-file",
 		LogPath:   filepath.Join(dir, "ctr.log"),
-	}, mark
+	}
 }
 
 // gone waits for pid to end (or to be a zombie nobody reaps).
@@ -153,18 +159,8 @@ func TestMain(m *testing.M) {
 
 // launcher launches conmon, prints its PID and waits to be killed.
 func launcher() int {
-	dir := os.Getenv("MONITOR_TEST_DIR")
-	l, err := Launch(Options{
-		Conmon:    os.Getenv("MONITOR_TEST_CONMON"),
-		Runtime:   os.Getenv("MONITOR_TEST_RUNTIME"),
-		ID:        "0123456789abcdef0123456789abcdef",
-		Name:      "launch-test",
-		Bundle:    filepath.Join(dir, "bundle"),
-		ExitDir:   filepath.Join(dir, "exits"),
-		SocketDir: filepath.Join(dir, "s"),
-		LogDriver: "k8s-file",
-		LogPath:   filepath.Join(dir, "ctr.log"),
-	}, [3]*os.File{})
+	o := testOptions(os.Getenv("MONITOR_TEST_CONMON"), os.Getenv("MONITOR_TEST_RUNTIME"), os.Getenv("MONITOR_TEST_DIR"))
+	l, err := Launch(o, [3]*os.File{})
 	if err != nil {
 		os.Stderr.WriteString(err.Error() + "\n")
 		return 1

@@ -109,6 +109,19 @@ func RunCtx(ctx context.Context, t testing.TB, env []string, name string, args .
 	t.Helper()
 	cmd := exec.CommandContext(ctx, Path(t, name), args...)
 	cmd.Env = append(os.Environ(), env...)
+	res := Exec(t, cmd)
+	t.Logf("$ %s %s  # exit %d", name, strings.Join(args, " "), res.Code)
+	if res.Code != 0 {
+		t.Logf("stderr: %s", strings.TrimSpace(res.Stderr))
+	}
+	return res
+}
+
+// Exec runs a prepared command (its stdout and stderr are set here) and
+// returns what it printed and its exit code; it fails the test only if
+// the command could not run at all.
+func Exec(t testing.TB, cmd *exec.Cmd) Result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -119,11 +132,7 @@ func RunCtx(ctx context.Context, t testing.TB, env []string, name string, args .
 	case errors.As(err, &ee):
 		res.Code = ee.ExitCode()
 	default:
-		t.Fatalf("running %s: %v", name, err)
-	}
-	t.Logf("$ %s %s  # exit %d", name, strings.Join(args, " "), res.Code)
-	if res.Code != 0 {
-		t.Logf("stderr: %s", strings.TrimSpace(res.Stderr))
+		t.Fatalf("running %s: %v", filepath.Base(cmd.Path), err)
 	}
 	return res
 }

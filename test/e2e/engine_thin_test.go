@@ -53,16 +53,7 @@ func TestEngineThinBinary(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(alone, e.args(args)...)
 		cmd.Env = append(os.Environ(), e.env...)
-		var out, errOut strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return bin.Result{Stdout: out.String(), Stderr: errOut.String(), Code: code}
+		return bin.Exec(t, cmd)
 	}
 	if res := runAlone("run", "--rm", "localhost/bb", "echo", "hi"); res.Code != 0 || res.Stdout != "hi\n" {
 		t.Fatalf("thin run --rm: code %d stdout %q stderr %q", res.Code, res.Stdout, res.Stderr)

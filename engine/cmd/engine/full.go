@@ -73,22 +73,10 @@ func containerGroup(g *globalOptions) *cobra.Command {
 // command tree (some 150 commands and their flags, a few milliseconds).
 // TestLazyCommands checks each against the whole tree's.
 func lazyCommands(g *globalOptions) map[string]func() *cobra.Command {
-	return map[string]func() *cobra.Command{
-		"run":         func() *cobra.Command { return newRunCmd(g) },
-		"create":      func() *cobra.Command { return newCreateCmd(g) },
-		"start":       func() *cobra.Command { return newStartCmd(g) },
-		"stop":        func() *cobra.Command { return newStopCmd(g) },
-		"kill":        func() *cobra.Command { return newKillCmd(g) },
-		"rm":          func() *cobra.Command { return newRmCmd(g) },
-		"ps":          func() *cobra.Command { return newPsCmd(g) },
-		"exec":        func() *cobra.Command { return newExecCmd(g) },
-		"logs":        func() *cobra.Command { return newLogsCmd(g) },
-		"wait":        func() *cobra.Command { return newWaitCmd(g) },
-		"inspect":     func() *cobra.Command { return newInspectCmd(g) },
-		"images":      func() *cobra.Command { return newImagesCmd(g) },
-		"container":   func() *cobra.Command { return containerGroup(g) },
-		"healthcheck": func() *cobra.Command { return newHealthcheckCmd(g) },
-	}
+	m := containerCommandsByName(g)
+	m["images"] = func() *cobra.Command { return newImagesCmd(g) }
+	m["container"] = func() *cobra.Command { return containerGroup(g) }
+	return m
 }
 
 // pullImage pulls a container's image by the pull policy.

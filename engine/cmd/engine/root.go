@@ -51,3 +51,23 @@ monitor (conmon). Its commands and flags follow podman's, so that
 	allCommands(root, g)
 	return root
 }
+
+// containerCommandsByName are the top-level commands, by name, that both
+// engines build alone: the container commands scripts and the engine
+// itself (the healthcheck timer) run most.
+func containerCommandsByName(g *globalOptions) map[string]func() *cobra.Command {
+	return map[string]func() *cobra.Command{
+		"run":         func() *cobra.Command { return newRunCmd(g) },
+		"create":      func() *cobra.Command { return newCreateCmd(g) },
+		"start":       func() *cobra.Command { return newStartCmd(g) },
+		"stop":        func() *cobra.Command { return newStopCmd(g) },
+		"kill":        func() *cobra.Command { return newKillCmd(g) },
+		"rm":          func() *cobra.Command { return newRmCmd(g) },
+		"ps":          func() *cobra.Command { return newPsCmd(g) },
+		"exec":        func() *cobra.Command { return newExecCmd(g) },
+		"logs":        func() *cobra.Command { return newLogsCmd(g) },
+		"wait":        func() *cobra.Command { return newWaitCmd(g) },
+		"inspect":     func() *cobra.Command { return newInspectCmd(g) },
+		"healthcheck": func() *cobra.Command { return newHealthcheckCmd(g) },
+	}
+}

@@ -30,25 +30,14 @@ const FullBinary = "engine-full"
 
 // heldCommands are the commands this binary holds.
 func heldCommands(g *globalOptions) map[string]func() *cobra.Command {
-	return map[string]func() *cobra.Command{
-		"run":         func() *cobra.Command { return newRunCmd(g) },
-		"create":      func() *cobra.Command { return newCreateCmd(g) },
-		"start":       func() *cobra.Command { return newStartCmd(g) },
-		"stop":        func() *cobra.Command { return newStopCmd(g) },
-		"kill":        func() *cobra.Command { return newKillCmd(g) },
-		"rm":          func() *cobra.Command { return newRmCmd(g) },
-		"ps":          func() *cobra.Command { return newPsCmd(g) },
-		"exec":        func() *cobra.Command { return newExecCmd(g) },
-		"logs":        func() *cobra.Command { return newLogsCmd(g) },
-		"wait":        func() *cobra.Command { return newWaitCmd(g) },
-		"inspect":     func() *cobra.Command { return newInspectCmd(g) },
-		"healthcheck": func() *cobra.Command { return newHealthcheckCmd(g) },
-		"container": func() *cobra.Command {
-			group := &cobra.Command{Use: "container", Args: cli.ExactArgs(0)}
-			group.AddCommand(newCleanupCmd(g))
-			return group
-		},
+	m := containerCommandsByName(g)
+	// Of "container", only conmon's exit command.
+	m["container"] = func() *cobra.Command {
+		group := &cobra.Command{Use: "container", Args: cli.ExactArgs(0)}
+		group.AddCommand(newCleanupCmd(g))
+		return group
 	}
+	return m
 }
 
 // holds reports whether args name a command of root itself, not a
