@@ -31,10 +31,17 @@ const envNew = "_OCISUITE_NEW_USERNS"
 const envExe = "_OCISUITE_EXE"
 
 // Executable is the path of the running binary, as the command saw it
-// before it entered the user namespace.
+// before it entered the user namespace. The variable is inherited by
+// whatever runs in the namespace (a shell of builder unshare, the full
+// engine the thin one executes), so it counts only when it names this
+// very binary.
 func Executable() (string, error) {
 	if p := os.Getenv(envExe); p != "" {
-		return p, nil
+		a, errA := os.Stat(p)
+		b, errB := os.Stat("/proc/self/exe")
+		if errA == nil && errB == nil && os.SameFile(a, b) {
+			return p, nil
+		}
 	}
 	return os.Executable()
 }
