@@ -15,24 +15,20 @@ import (
 )
 
 // counterLoop increments a counter held only in the shell's memory and
-// writes it to /tmp/c ten times a second.
-var counterLoop = []string{"sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/c; sleep 0.1; done"}
+// writes it to /tmp/c ten times a second. Each value is written beside the
+// file and renamed over it, so a checkpoint (which freezes the shell at any
+// point) never leaves /tmp/c truncated and empty.
+var counterLoop = []string{"sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/c.new; mv /tmp/c.new /tmp/c; sleep 0.1; done"}
 
 // counter reads /tmp/c in a running container.
 func (e *engineStore) counter(t *testing.T, name string) int {
 	t.Helper()
-	// The file may be caught between truncation and write: look again.
-	for try := 0; ; try++ {
-		out := strings.TrimSpace(e.must(t, "exec", name, "cat", "/tmp/c").Stdout)
-		n, err := strconv.Atoi(out)
-		if err == nil {
-			return n
-		}
-		if try == 20 {
-			t.Fatalf("counter of %s: %q", name, out)
-		}
-		time.Sleep(20 * time.Millisecond)
+	out := strings.TrimSpace(e.must(t, "exec", name, "cat", "/tmp/c").Stdout)
+	n, err := strconv.Atoi(out)
+	if err != nil {
+		t.Fatalf("counter of %s: %q", name, out)
 	}
+	return n
 }
 
 // engineRunner runs engine commands on one instance (engineStore, or
@@ -51,7 +47,7 @@ func waitCounter(t *testing.T, e engineRunner, name string, n int) int {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		// The file may be caught between truncation and write.
+		// Before the loop's first write there is no file yet.
 		res := e.run(t, "exec", name, "cat", "/tmp/c")
 		if v, err := strconv.Atoi(strings.TrimSpace(res.Stdout)); err == nil && v >= n {
 			return v
