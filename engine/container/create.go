@@ -62,7 +62,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	if err != nil {
 		return nil, err
 	}
-	imgCfg, err := e.imageConfig(ctx, imageID)
+	imgCfg, imgHealth, err := e.imageConfig(ctx, imageID)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	cfg.ImageName = imageName
 	cfg.Created = time.Now().UTC()
 	applyImageDefaults(&cfg, imgCfg)
-	cfg.Health = e.resolveHealth(ctx, imageID, cfg.Health)
+	cfg.Health = resolveHealth(imgHealth, cfg.Health)
 	if cfg.LogDriver == "" {
 		cfg.LogDriver = e.Settings.LogDriver
 	}
@@ -113,6 +113,13 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	if err != nil {
 		return nil, err
 	}
+	// The log goes in the container's directory. Its path is known before
+	// the storage exists (the store's layout, checked below), so that the
+	// store writes the record once.
+	defaultLog := cfg.LogDriver == "k8s-file" && cfg.LogPath == ""
+	if defaultLog {
+		cfg.LogPath = filepath.Join(e.Store.GraphRoot(), e.Store.GraphDriverName()+"-containers", id, "userdata", "ctr.log")
+	}
 	meta, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
@@ -140,15 +147,18 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 			logrus.Warnf("removing storage of failed container %s: %v", id, err)
 		}
 	}
-	if idOpts.AutoUserNs || cfg.LogDriver == "k8s-file" && cfg.LogPath == "" {
-		dir, err := e.Store.ContainerDirectory(id)
-		if err != nil {
-			undo()
-			return nil, err
-		}
-		if cfg.LogDriver == "k8s-file" && cfg.LogPath == "" {
-			ctr.LogPath = filepath.Join(dir, "ctr.log")
-		}
+	dir, err := e.Store.ContainerDirectory(id)
+	if err != nil {
+		undo()
+		return nil, err
+	}
+	// The store chose an --userns=auto range: the record is written again.
+	rewrite := idOpts.AutoUserNs
+	if defaultLog && ctr.LogPath != filepath.Join(dir, "ctr.log") {
+		ctr.LogPath = filepath.Join(dir, "ctr.log")
+		rewrite = true
+	}
+	if rewrite {
 		if err := e.saveConfig(ctr.Config); err != nil {
 			undo()
 			return nil, err
@@ -173,22 +183,28 @@ func (e *Engine) saveConfig(cfg Config) error {
 	return e.Store.SetMetadata(cfg.ID, string(meta))
 }
 
-// imageConfig reads the OCI config of a local image.
-func (e *Engine) imageConfig(ctx context.Context, id string) (*v1.Image, error) {
+// imageConfig reads the OCI config of a local image and, from the same
+// read, its HEALTHCHECK (nil when it has none).
+func (e *Engine) imageConfig(ctx context.Context, id string) (*v1.Image, *Healthcheck, error) {
 	ref, err := is.Transport.NewStoreReference(e.Store, nil, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	img, err := ref.NewImage(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("reading image %s: %w", id, err)
+		return nil, nil, fmt.Errorf("reading image %s: %w", id, err)
 	}
 	defer img.Close()
 	cfg, err := img.OCIConfig(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading config of image %s: %w", id, err)
+		return nil, nil, fmt.Errorf("reading config of image %s: %w", id, err)
 	}
-	return cfg, nil
+	blob, err := img.ConfigBlob(ctx)
+	if err != nil {
+		logrus.Debugf("reading the config blob of %s: %v", id, err)
+		return cfg, nil, nil
+	}
+	return cfg, imageHealthcheck(blob), nil
 }
 
 // applyImageDefaults fills what the user left unset from the image, as

@@ -1,12 +1,8 @@
 package container
 
 import (
-	"context"
 	"encoding/json"
 	"time"
-
-	is "github.com/containers/image/v5/storage"
-	"github.com/sirupsen/logrus"
 )
 
 // HealthIntervalDisabled in a create option means --health-interval
@@ -14,22 +10,8 @@ import (
 const HealthIntervalDisabled time.Duration = -1
 
 // imageHealthcheck reads the HEALTHCHECK of a docker-format image config
-// (the OCI config has none); nil when there is none.
-func (e *Engine) imageHealthcheck(ctx context.Context, imageID string) *Healthcheck {
-	ref, err := is.Transport.NewStoreReference(e.Store, nil, imageID)
-	if err != nil {
-		return nil
-	}
-	img, err := ref.NewImage(ctx, nil)
-	if err != nil {
-		return nil
-	}
-	defer img.Close()
-	blob, err := img.ConfigBlob(ctx)
-	if err != nil {
-		logrus.Debugf("reading the config blob of %s: %v", imageID, err)
-		return nil
-	}
+// blob (the OCI config has none); nil when there is none.
+func imageHealthcheck(blob []byte) *Healthcheck {
 	var cfg struct {
 		Config struct {
 			Healthcheck *struct {
@@ -51,7 +33,8 @@ func (e *Engine) imageHealthcheck(ctx context.Context, imageID string) *Healthch
 // resolveHealth gives the container's healthcheck: the user's command, or
 // else the image's with the user's settings over it, and podman's defaults
 // for what neither set. A NONE test stays, so the image's never applies.
-func (e *Engine) resolveHealth(ctx context.Context, imageID string, user *Healthcheck) *Healthcheck {
+// img is the image's own healthcheck (nil: none).
+func resolveHealth(img, user *Healthcheck) *Healthcheck {
 	if user != nil && len(user.Test) > 0 && user.Test[0] == "NONE" {
 		return &Healthcheck{Test: []string{"NONE"}}
 	}
@@ -60,7 +43,6 @@ func (e *Engine) resolveHealth(ctx context.Context, imageID string, user *Health
 	case user != nil && len(user.Test) > 0:
 		h = *user
 	default:
-		img := e.imageHealthcheck(ctx, imageID)
 		if img == nil || img.Test[0] == "NONE" {
 			return nil
 		}

@@ -79,7 +79,7 @@ func (e *Engine) Commit(ctx context.Context, id string, o CommitOptions) (string
 		return "", fmt.Errorf("reading image %s of %s: %w", c.ImageID, c.Name, err)
 	}
 	defer base.Close()
-	cfg, err := e.imageConfig(ctx, c.ImageID)
+	cfg, _, err := e.imageConfig(ctx, c.ImageID)
 	if err != nil {
 		return "", err
 	}

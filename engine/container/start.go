@@ -483,6 +483,7 @@ func (e *Engine) monitorOptions(c *Container, bundle string, held []*os.File) mo
 		LogDriver:   c.LogDriver,
 		LogPath:     c.LogPath,
 		LogLevel:    logLevel,
+		NoSyncLog:   c.AutoRemove,
 		Terminal:    c.Terminal,
 		Stdin:       c.Stdin,
 		ExitCommand: exitCmd,

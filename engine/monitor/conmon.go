@@ -35,8 +35,11 @@ type Options struct {
 	LogDriver   string // "k8s-file", "none" or "passthrough"
 	LogPath     string // for k8s-file
 	LogLevel    string
-	Terminal    bool
-	Stdin       bool
+	// NoSyncLog spares conmon its fsync of the log when the container
+	// exits: for a container removed on exit, whose log goes with it.
+	NoSyncLog bool
+	Terminal  bool
+	Stdin     bool
 	// ExitCommand runs when the container exits (args[0] is the program).
 	ExitCommand []string
 	// ExtraFiles are kept open by conmon for the container's life (the
@@ -91,6 +94,9 @@ func (o Options) args() []string {
 	}
 	if o.LogLevel != "" {
 		args = append(args, "--log-level", o.LogLevel)
+	}
+	if o.NoSyncLog {
+		args = append(args, "--no-sync-log")
 	}
 	if o.Terminal {
 		args = append(args, "-t")

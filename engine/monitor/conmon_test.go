@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -65,6 +66,19 @@ func ranAfterAWhile(mark string) bool {
 	time.Sleep(500 * time.Millisecond)
 	_, err := os.Stat(mark)
 	return err == nil
+}
+
+// TestArgsNoSyncLog: conmon skips its fsync of the log only when asked
+// (a container removed on exit).
+func TestArgsNoSyncLog(t *testing.T) {
+	o := Options{ID: "abc", LogDriver: "k8s-file", LogPath: "/l"}
+	if slices.Contains(o.args(), "--no-sync-log") {
+		t.Fatalf("--no-sync-log without NoSyncLog: %v", o.args())
+	}
+	o.NoSyncLog = true
+	if !slices.Contains(o.args(), "--no-sync-log") {
+		t.Fatalf("no --no-sync-log with NoSyncLog: %v", o.args())
+	}
 }
 
 func TestLaunchWaitsThenAbort(t *testing.T) {

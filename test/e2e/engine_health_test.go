@@ -211,3 +211,27 @@ func TestEngineHealthFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineHealthFromImage: a container takes its image's HEALTHCHECK
+// (docker format; the OCI config has none), with the user's flags over
+// it; --no-healthcheck drops it.
+func TestEngineHealthFromImage(t *testing.T) {
+	e := containerStore(t)
+	ctx := buildContext(t, map[string]string{"Containerfile": "FROM bb\nHEALTHCHECK --interval=7s --retries=2 CMD test -d /tmp\n"})
+	e.buildOK(t, "--format", "docker", "-t", "checked", ctx)
+
+	e.must(t, "create", "--name", "img", "checked", "true")
+	hc := e.health(t, "img").Config.Healthcheck
+	if hc == nil || strings.Join(hc.Test, " ") != "CMD-SHELL test -d /tmp" || hc.Interval != 7*time.Second || hc.Retries != 2 {
+		t.Fatalf("the image's healthcheck in the container: %+v", hc)
+	}
+	e.must(t, "create", "--name", "over", "--health-retries", "5", "checked", "true")
+	hc = e.health(t, "over").Config.Healthcheck
+	if hc == nil || strings.Join(hc.Test, " ") != "CMD-SHELL test -d /tmp" || hc.Interval != 7*time.Second || hc.Retries != 5 {
+		t.Fatalf("--health-retries over the image's healthcheck: %+v", hc)
+	}
+	e.must(t, "create", "--name", "none", "--no-healthcheck", "checked", "true")
+	if hc := e.health(t, "none").Config.Healthcheck; hc == nil || strings.Join(hc.Test, " ") != "NONE" {
+		t.Fatalf("--no-healthcheck on an image with one: %+v", hc)
+	}
+}
