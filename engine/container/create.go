@@ -147,16 +147,18 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 			logrus.Warnf("removing storage of failed container %s: %v", id, err)
 		}
 	}
-	dir, err := e.Store.ContainerDirectory(id)
-	if err != nil {
-		undo()
-		return nil, err
-	}
 	// The store chose an --userns=auto range: the record is written again.
 	rewrite := idOpts.AutoUserNs
-	if defaultLog && ctr.LogPath != filepath.Join(dir, "ctr.log") {
-		ctr.LogPath = filepath.Join(dir, "ctr.log")
-		rewrite = true
+	if defaultLog {
+		dir, err := e.Store.ContainerDirectory(id)
+		if err != nil {
+			undo()
+			return nil, err
+		}
+		if want := filepath.Join(dir, "ctr.log"); ctr.LogPath != want {
+			ctr.LogPath = want
+			rewrite = true
+		}
 	}
 	if rewrite {
 		if err := e.saveConfig(ctr.Config); err != nil {
