@@ -196,3 +196,24 @@ func TestDefaultEngineFile(t *testing.T) {
 		DefaultSubnet:  "10.88.0.0/16",
 	})
 }
+
+// TestCommentsBlanked: comment lines are skipped before parsing without
+// moving any line (an error names the right one), and a file with a
+// multi-line string, where "#" may start a line of text, is parsed as is.
+func TestCommentsBlanked(t *testing.T) {
+	dir := t.TempDir()
+	path := writeConf(t, dir, "c.conf", "# a comment\n  # another\n[engine]\n# runtime = \"x\"\nruntime = \"crun\"\n\n# more\n\tevents_logger = syslog\n")
+	_, _, err := LoadEngine(path)
+	var fe *FileError
+	if !errors.As(err, &fe) || fe.Line != 8 {
+		t.Fatalf("error %v, want a FileError at line 8", err)
+	}
+	path = writeConf(t, dir, "d.conf", "# c\n[engine]\n# runtime = \"x\"\nruntime = \"crun\"\n[containers]\ntz = \"\"\"\n# not a comment\"\"\"\n")
+	e, _, err := LoadEngine(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Runtime != "crun" || e.TZ != "# not a comment" {
+		t.Fatalf("runtime %q tz %q, want crun and the multi-line string's text", e.Runtime, e.TZ)
+	}
+}

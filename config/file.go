@@ -44,6 +44,7 @@ func (e *FileError) Unwrap() error { return e.Err }
 // decodeTOML decodes data (read from path) into v. Errors are *FileError
 // carrying the line where the parser knows it.
 func decodeTOML(path, data string, v any) (toml.MetaData, error) {
+	data = blankComments(data)
 	meta, err := toml.Decode(data, v)
 	if err != nil {
 		var pe toml.ParseError
@@ -53,6 +54,29 @@ func decodeTOML(path, data string, v any) (toml.MetaData, error) {
 		return meta, &FileError{File: path, Err: err}
 	}
 	return meta, nil
+}
+
+// blankComments empties the lines that hold only a comment, keeping their
+// newlines (and so every line number). The files shipped with the
+// containers packages are mostly comments, which the TOML parser reads a
+// byte at a time. A file with a multi-line string, where a line starting
+// with "#" may be text, is left as it is.
+func blankComments(data string) string {
+	if strings.Contains(data, `"""`) || strings.Contains(data, `'''`) {
+		return data
+	}
+	var b strings.Builder
+	b.Grow(len(data) / 4)
+	for line := range strings.Lines(data) {
+		if strings.HasPrefix(strings.TrimLeft(line, " \t"), "#") {
+			if strings.HasSuffix(line, "\n") {
+				b.WriteByte('\n')
+			}
+			continue
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
 // errorLine is the line of the byte the parser stopped at. The parser's own

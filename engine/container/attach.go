@@ -254,7 +254,9 @@ func (e *Engine) waitExited(ctx context.Context, c *Container) (int, error) {
 			unix.Close(fd)
 		}
 	}
-	var looked time.Time
+	// The record is looked at only when no exit file came for a while:
+	// another command may have consumed it (a restart).
+	looked := time.Now()
 	for {
 		if code, _, ok := monitor.ExitCode(e.exitDir(), c.ID); ok {
 			return code, nil

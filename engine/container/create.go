@@ -19,11 +19,13 @@ import (
 	"github.com/containers/storage/pkg/stringid"
 	"github.com/containers/storage/pkg/unshare"
 	storagetypes "github.com/containers/storage/types"
+	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/ocisuite/suite/engine/monitor"
 	"github.com/ocisuite/suite/shared/imagestore"
 	"github.com/ocisuite/suite/shared/userns"
 )
@@ -39,6 +41,11 @@ type CreateOptions struct {
 	Replace bool
 	// ResolveImage finds the image; nil looks only in local storage.
 	ResolveImage ImageResolver
+	// StartMonitor is set when the container is started at once (run):
+	// Create then launches its conmon before making the storage, so that
+	// conmon loads meanwhile; the start that follows in this process uses
+	// it (see Engine.launched).
+	StartMonitor bool
 }
 
 // Create makes the container's storage and record together: both exist or
@@ -118,11 +125,15 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	// store writes the record once.
 	defaultLog := cfg.LogDriver == "k8s-file" && cfg.LogPath == ""
 	if defaultLog {
-		cfg.LogPath = filepath.Join(e.Store.GraphRoot(), e.Store.GraphDriverName()+"-containers", id, "userdata", "ctr.log")
+		cfg.LogPath = filepath.Join(e.containerDir(e.Store.GraphRoot(), id), "ctr.log")
 	}
 	meta, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
+	}
+	var launched *monitor.Launched
+	if o.StartMonitor {
+		launched = e.launchEarly(&Container{Config: cfg})
 	}
 	sc, err := e.Store.CreateContainer(id, []string{cfg.Name}, imageID, "", string(meta), &storage.ContainerOptions{
 		IDMappingOptions: idOpts,
@@ -132,6 +143,10 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 		Volatile: cfg.AutoRemove,
 	})
 	if err != nil {
+		if launched != nil {
+			launched.Abort()
+			e.removeContainerDirs(id)
+		}
 		if errors.Is(err, storage.ErrDuplicateName) {
 			return nil, fmt.Errorf("the container name %q is already in use by another container: %w (remove it or use --replace)", cfg.Name, ErrNameInUse)
 		}
@@ -143,6 +158,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	}
 	ctr := &Container{Config: cfg, State: State{Status: StatusConfigured}}
 	undo := func() {
+		if launched != nil {
+			launched.Abort()
+		}
 		if err := e.Store.DeleteContainer(id); err != nil {
 			logrus.Warnf("removing storage of failed container %s: %v", id, err)
 		}
@@ -150,7 +168,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	// The store chose an --userns=auto range: the record is written again.
 	rewrite := idOpts.AutoUserNs
 	if defaultLog {
-		dir, err := e.Store.ContainerDirectory(id)
+		dir, err := e.containerDirectory(id)
 		if err != nil {
 			undo()
 			return nil, err
@@ -166,11 +184,18 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 			return nil, err
 		}
 	}
-	if err := e.writeState(id, ctr.State); err != nil {
-		undo()
-		return nil, fmt.Errorf("writing state of container %s: %w", id, err)
+	// A missing state file reads as configured: a container started at
+	// once gets its first one from the start.
+	if !o.StartMonitor {
+		if err := e.writeState(id, ctr.State); err != nil {
+			undo()
+			return nil, fmt.Errorf("writing state of container %s: %w", id, err)
+		}
 	}
 	e.event(ctr, "create")
+	if launched != nil {
+		e.keepLaunched(id, launched)
+	}
 	return ctr, nil
 }
 
@@ -188,6 +213,17 @@ func (e *Engine) saveConfig(cfg Config) error {
 // imageConfig reads the OCI config of a local image and, from the same
 // read, its HEALTHCHECK (nil when it has none).
 func (e *Engine) imageConfig(ctx context.Context, id string) (*v1.Image, *Healthcheck, error) {
+	// An image stored by containers/image is named by its config's
+	// digest, under which it keeps the config: read it from there, as
+	// containers/image itself would (a Docker config decodes into an OCI
+	// one, dropping the fields OCI has not), without opening the image.
+	if blob, err := e.Store.ImageBigData(id, "sha256:"+id); err == nil && digest.FromBytes(blob).Encoded() == id {
+		var cfg v1.Image
+		if err := json.Unmarshal(blob, &cfg); err != nil {
+			return nil, nil, fmt.Errorf("reading config of image %s: %w", id, err)
+		}
+		return &cfg, imageHealthcheck(blob), nil
+	}
 	ref, err := is.Transport.NewStoreReference(e.Store, nil, id)
 	if err != nil {
 		return nil, nil, err
@@ -283,6 +319,7 @@ func randomName() string {
 
 // removeStorage deletes the container's storage (and so its record).
 func (e *Engine) removeStorage(id string) error {
+	e.forgetDirectory(id)
 	if err := e.Store.DeleteContainer(id); err != nil && !errors.Is(err, storage.ErrContainerUnknown) {
 		return fmt.Errorf("removing storage of container %s: %w", id, err)
 	}

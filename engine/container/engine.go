@@ -50,6 +50,12 @@ type Engine struct {
 
 	heldMu sync.Mutex
 	held   map[string]*Op // operation markers this process holds, by container ID
+
+	dirsMu sync.Mutex
+	dirs   map[string]string // container directories by full ID (containerDirectory)
+
+	launchMu sync.Mutex
+	launched map[string]*monitor.Launched // conmons launched by Create for their start, by container ID
 }
 
 // Options build an Engine.
@@ -118,11 +124,57 @@ func (e *Engine) socketDir() string { return filepath.Join(e.Dir, "s") }
 func (e *Engine) bundle(id string) (string, error) { return e.Store.ContainerRunDirectory(id) }
 
 func (e *Engine) stateFile(id string) (string, error) {
-	d, err := e.Store.ContainerDirectory(id)
+	d, err := e.containerDirectory(id)
 	if err != nil {
 		return "", err
 	}
 	return filepath.Join(d, "engine-state.json"), nil
+}
+
+// containerDirectory is the store's directory of container id, asked of
+// the store once per container and process: a container's directory does
+// not move, and goes only with its record (forgetDirectory).
+func (e *Engine) containerDirectory(id string) (string, error) {
+	e.dirsMu.Lock()
+	d, ok := e.dirs[id]
+	e.dirsMu.Unlock()
+	if ok {
+		return d, nil
+	}
+	d, err := e.Store.ContainerDirectory(id)
+	if err != nil {
+		return "", err
+	}
+	if isFullID(id) {
+		e.dirsMu.Lock()
+		if e.dirs == nil {
+			e.dirs = map[string]string{}
+		}
+		e.dirs[id] = d
+		e.dirsMu.Unlock()
+	}
+	return d, nil
+}
+
+// forgetDirectory drops what containerDirectory learnt of a container
+// whose record is removed.
+func (e *Engine) forgetDirectory(id string) {
+	e.dirsMu.Lock()
+	delete(e.dirs, id)
+	e.dirsMu.Unlock()
+}
+
+// isFullID reports whether s has the form of a full container ID.
+func isFullID(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // lock takes the container's own file lock. It guards read-modify-write
@@ -130,7 +182,7 @@ func (e *Engine) stateFile(id string) (string, error) {
 // call: operations that call the runtime take the record's operation
 // marker instead (acquire).
 func (e *Engine) lock(id string) (func(), error) {
-	d, err := e.Store.ContainerDirectory(id)
+	d, err := e.containerDirectory(id)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, ErrNoSuchContainer)
 	}
@@ -253,16 +305,20 @@ func drain(fd int) {
 // tryAcquire is one attempt of acquireOp, under the file lock: it returns
 // the live operation in the way, or marks me in the record.
 func (e *Engine) tryAcquire(id string, me *Op) (*Container, *Op, error) {
-	c, err := e.Lookup(id)
-	if err != nil {
-		return nil, nil, err
+	// A name or a short ID is resolved first; a full ID is the lock's.
+	if !isFullID(id) {
+		c, err := e.Lookup(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		id = c.ID
 	}
-	unlock, err := e.lock(c.ID)
+	unlock, err := e.lock(id)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer unlock()
-	c, err = e.Lookup(c.ID) // the record as of the lock
+	c, err := e.Lookup(id) // the record as of the lock
 	if err != nil {
 		return nil, nil, err
 	}

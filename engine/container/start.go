@@ -90,9 +90,12 @@ func (e *Engine) init(ctx context.Context, c *Container, size *specs.Box) error 
 	if err := os.Remove(filepath.Join(bundle, "config.json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("removing the old spec of %s: %w", c.Name, err)
 	}
-	mon, err := monitor.Launch(e.monitorOptions(c, bundle, held), [3]*os.File{os.Stdin, os.Stdout, os.Stderr})
-	if err != nil {
-		return fmt.Errorf("creating container %s: %w", c.Name, err)
+	mo := e.monitorOptions(c, bundle, held)
+	mon := e.takeLaunched(c.ID, mo)
+	if mon == nil {
+		if mon, err = monitor.Launch(mo, [3]*os.File{os.Stdin, os.Stdout, os.Stderr}); err != nil {
+			return fmt.Errorf("creating container %s: %w", c.Name, err)
+		}
 	}
 	defer mon.Abort() // nothing once told to go
 	mountpoint, err := e.Store.Mount(c.ID, "")

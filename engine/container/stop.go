@@ -22,6 +22,12 @@ import (
 // delete the record: a command killed in between leaves a record through
 // which the next one finds and cleans what is left.
 func (e *Engine) finish(ctx context.Context, c *Container) {
+	e.recordExit(c, e.settle(ctx, c))
+}
+
+// settle is finish without its record: it reports whether the container
+// was running.
+func (e *Engine) settle(ctx context.Context, c *Container) (wasRunning bool) {
 	code, at, ok := monitor.ExitCode(e.exitDir(), c.ID)
 	if !ok && c.State.ConmonPid > 0 && alive(c.State.ConmonPid) {
 		// The processes are gone (the runtime says so) but conmon has not
@@ -58,7 +64,7 @@ func (e *Engine) finish(ctx context.Context, c *Container) {
 	}
 	e.releaseVolumes(c)
 	// ConmonPid too: observeExit has already folded an exit file into Status and Pid.
-	wasRunning := c.Running() || c.State.Status == StatusCreated || c.State.Pid != 0 || c.State.ConmonPid != 0
+	wasRunning = c.Running() || c.State.Status == StatusCreated || c.State.Pid != 0 || c.State.ConmonPid != 0
 	c.State.Status = StatusExited
 	c.State.Pid = 0
 	c.State.ConmonPid = 0
@@ -76,6 +82,12 @@ func (e *Engine) finish(ctx context.Context, c *Container) {
 	}
 	<-tornDown
 	<-deleted
+	return wasRunning
+}
+
+// recordExit writes what settle found and, for a container that was
+// running, the died event.
+func (e *Engine) recordExit(c *Container, wasRunning bool) {
 	if err := e.writeState(c.ID, c.State); err != nil {
 		logrus.Warnf("writing state of %s: %v", c.ID, err)
 	}
@@ -299,9 +311,15 @@ func (e *Engine) Remove(ctx context.Context, id string, o RemoveOptions) error {
 			return err
 		}
 	}
-	e.finish(ctx, c)
+	// The record goes: what finish would write into it is written only
+	// if it stays.
+	wasRunning := e.settle(ctx, c)
 	if err := e.removeStorage(c.ID); err != nil {
+		e.recordExit(c, wasRunning)
 		return err
+	}
+	if wasRunning {
+		e.event(c, "died")
 	}
 	if o.Volumes {
 		for _, m := range c.Mounts {

@@ -217,6 +217,13 @@ func Launch(o Options, stdio [3]*os.File) (*Launched, error) {
 	return l, nil
 }
 
+// Serves reports whether this conmon was launched with o's command line
+// and holds no extra files, so that it can stand for a Launch(o).
+func (l *Launched) Serves(o Options) bool {
+	return !l.done && l.o.Conmon == o.Conmon && len(l.o.ExtraFiles) == 0 && len(o.ExtraFiles) == 0 &&
+		slices.Equal(l.o.args(), o.args())
+}
+
 // Go lets conmon run the runtime and returns once the container exists.
 func (l *Launched) Go(ctx context.Context) (*Started, error) {
 	if l.done {

@@ -183,3 +183,25 @@ func launcher() int {
 	time.Sleep(time.Minute)
 	return 1 // not killed
 }
+
+func TestLaunchedServes(t *testing.T) {
+	o := Options{Conmon: "/usr/bin/conmon", ID: "abc", Name: "n", Bundle: "/b", LogDriver: "k8s-file", LogPath: "/l"}
+	l := &Launched{o: o}
+	if !l.Serves(o) {
+		t.Fatal("a conmon does not serve the options it was launched with")
+	}
+	other := o
+	other.LogPath = "/elsewhere"
+	if l.Serves(other) {
+		t.Fatal("a conmon serves options with another log path")
+	}
+	held := o
+	held.ExtraFiles = []*os.File{os.Stdin}
+	if l.Serves(held) {
+		t.Fatal("a conmon launched without held files serves options with some")
+	}
+	l.done = true
+	if l.Serves(o) {
+		t.Fatal("a conmon already told to go (or aborted) serves again")
+	}
+}

@@ -19,7 +19,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -27,6 +26,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ocisuite/suite/shared/names"
 )
 
 // Errors a caller decides on with errors.Is.
@@ -86,8 +87,6 @@ type Store struct {
 
 // HostRunDir is the rootful engine's RunDir.
 const HostRunDir = "/run/ocisuite/networks"
-
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 func (s Store) path(name string) string { return filepath.Join(s.Dir, name+".json") }
 
@@ -157,7 +156,7 @@ func (s Store) create(o CreateOptions) (*Network, error) {
 			return nil, fmt.Errorf("unsupported bridge option %q (want mtu or vlan)", k)
 		}
 	}
-	if !validName.MatchString(o.Name) {
+	if !names.Valid(o.Name) {
 		return nil, fmt.Errorf("network name %q is invalid: use letters, digits, _ . and -, starting with a letter or digit", o.Name)
 	}
 	if o.Name == "none" || o.Name == "host" || o.Name == "bridge" || o.Name == "private" || o.Name == "slirp4netns" || o.Name == "pasta" {

@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"time"
 
 	"github.com/containers/storage/pkg/stringid"
+
+	"github.com/ocisuite/suite/shared/names"
 )
 
 // ErrNoSuchVolume and ErrExists are decided on with errors.Is.
@@ -20,8 +21,6 @@ var (
 	ErrNoSuchVolume = errors.New("no such volume")
 	ErrExists       = errors.New("volume already exists")
 )
-
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // Volume is a volume's record.
 type Volume struct {
@@ -48,7 +47,7 @@ func (s Store) Create(name string, labels, options map[string]string) (*Volume, 
 	if anon {
 		name = stringid.GenerateRandomID()
 	}
-	if !validName.MatchString(name) {
+	if !names.Valid(name) {
 		return nil, fmt.Errorf("invalid volume name %q: use letters, digits, '_', '.' and '-'", name)
 	}
 	if err := CheckOptions(options); err != nil {

@@ -8,7 +8,6 @@ package imagestore
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/containers/image/v5/docker/reference"
@@ -27,7 +26,20 @@ var (
 	ErrAmbiguous = errors.New("more than one image matches")
 )
 
-var hexID = regexp.MustCompile(`^[a-f0-9]{3,64}$`)
+// isHexID reports whether s can be an image ID or an ID's prefix: 3 to 64
+// lower-case hex digits. (A function, not a regexp: a compiled {3,64}
+// costs every command's start-up.)
+func isHexID(s string) bool {
+	if len(s) < 3 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // NormalizeName turns what a user typed for a local name into the fully
 // qualified, tagged name podman stores: a name without a registry goes
@@ -68,7 +80,7 @@ type Found struct {
 // REGISTRY/…/busybox:latest, in that order, as podman does.
 func Lookup(s storage.Store, name string) (Found, error) {
 	id := strings.TrimPrefix(name, "sha256:")
-	if hexID.MatchString(id) {
+	if isHexID(id) {
 		img, err := s.Image(id)
 		if err == nil && strings.HasPrefix(img.ID, id) {
 			return Found{Image: img}, nil

@@ -201,12 +201,32 @@ func TestEngineContainerLifecycle(t *testing.T) {
 		t.Fatalf("exec -u nobody: %q", out)
 	}
 	waitFor(t, func() bool { return strings.Contains(e.must(t, "logs", "web").Stdout, "started") })
-	// A name in use is refused with one line and nothing created.
-	res := e.run(t, "run", "-d", "--name", "web", "bb", "true")
-	if res.Code != 125 {
-		t.Fatalf("duplicate name: exit %d", res.Code)
+	// A name in use is refused with one line and nothing created: run
+	// starts the container's conmon before the storage is made, and must
+	// take it and the directories made for it back.
+	dirs := func() int {
+		n := 0
+		for _, root := range []string{e.root, e.runroot} {
+			entries, _ := os.ReadDir(filepath.Join(root, "overlay-containers"))
+			for _, en := range entries {
+				if en.IsDir() {
+					n++
+				}
+			}
+		}
+		return n
 	}
-	assertOneLine(t, res.Stderr, "already in use")
+	dirsBefore, conmonsBefore := dirs(), conmonsOf(e.root)
+	for _, args := range [][]string{{"run", "-d", "--name", "web", "bb", "true"}, {"run", "--rm", "--name", "web", "bb", "true"}} {
+		res := e.run(t, args...)
+		if res.Code != 125 {
+			t.Fatalf("%v with a name in use: exit %d", args, res.Code)
+		}
+		assertOneLine(t, res.Stderr, "already in use")
+	}
+	if d, c := dirs(), conmonsOf(e.root); d != dirsBefore || c != conmonsBefore {
+		t.Fatalf("after runs refused for their name: %d container directories (%d before), %d conmons (%d before)", d, dirsBefore, c, conmonsBefore)
+	}
 	e.must(t, "pause", "web")
 	e.waitStatus(t, "web", "paused")
 	e.must(t, "unpause", "web")

@@ -572,7 +572,7 @@ func newCreateCmd(g *globalOptions) *cobra.Command {
 		Args:  cli.MinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withSession(cmd, g, func(ctx context.Context, s *session) error {
-				c, err := createContainer(ctx, cmd, g, s, f, args, false)
+				c, err := createContainer(ctx, cmd, g, s, f, args, false, false)
 				if err != nil {
 					return err
 				}
@@ -585,11 +585,12 @@ func newCreateCmd(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-func createContainer(ctx context.Context, cmd *cobra.Command, g *globalOptions, s *session, f *createFlags, args []string, quiet bool) (*container.Container, error) {
+func createContainer(ctx context.Context, cmd *cobra.Command, g *globalOptions, s *session, f *createFlags, args []string, quiet, starts bool) (*container.Container, error) {
 	o, err := f.options(args[0], args[1:])
 	if err != nil {
 		return nil, cli.Usage(err)
 	}
+	o.StartMonitor = starts
 	policy, err := imagestore.ParsePullPolicy(f.pull)
 	if err != nil {
 		return nil, cli.Usage(fmt.Errorf("--pull: %w", err))
@@ -612,7 +613,7 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 				return cli.Usage(err)
 			}
 			return withSession(cmd, g, func(ctx context.Context, s *session) error {
-				c, err := createContainer(ctx, cmd, g, s, f, args, false)
+				c, err := createContainer(ctx, cmd, g, s, f, args, false, true)
 				if err != nil {
 					return err
 				}
