@@ -21,9 +21,14 @@ bin/%: FORCE
 
 # bin/engine is the thin engine: the container commands scripts run most,
 # without containers/image's copy code, CRIU or buildkit linked in; it
-# hands every other command to bin/engine-full, the whole engine.
+# hands every other command to bin/engine-full, the whole engine. It is
+# linked statically: a run starts it twice (the command, and conmon's exit
+# command), each time without loading libc first. Its user lookups load
+# the NSS modules of the glibc it was linked with (ld's warning about that
+# is silenced): build it on the system it runs on, as make install does.
+THIN_LDFLAGS := $(LDFLAGS) -linkmode external -extldflags "-static -Wl,--no-warnings"
 bin/engine: FORCE
-	$(GO) build -tags "$(BUILDTAGS) thin" -ldflags "$(LDFLAGS)" -o $@ ./engine/cmd/engine
+	$(GO) build -tags "$(BUILDTAGS) thin" -ldflags '$(THIN_LDFLAGS)' -o $@ ./engine/cmd/engine
 
 bin/engine-full: FORCE
 	$(GOBUILD) -o $@ ./engine/cmd/engine

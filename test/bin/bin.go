@@ -49,13 +49,16 @@ func Path(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	p := filepath.Join(dir, name)
-	builds := [][2]string{{name, "exclude_graphdriver_btrfs"}}
+	builds := [][3]string{{name, "exclude_graphdriver_btrfs", ""}}
 	if name == "engine" {
-		// As make build: the thin engine, and the full one beside it.
-		builds = [][2]string{{"engine", "exclude_graphdriver_btrfs thin"}, {"engine-full", "exclude_graphdriver_btrfs"}}
+		// As make build: the thin engine, static, and the full one beside it.
+		builds = [][3]string{
+			{"engine", "exclude_graphdriver_btrfs thin", `-linkmode external -extldflags "-static -Wl,--no-warnings"`},
+			{"engine-full", "exclude_graphdriver_btrfs", ""},
+		}
 	}
 	for _, b := range builds {
-		cmd := exec.Command("go", "build", "-tags", b[1], "-o", filepath.Join(dir, b[0]), "./"+name+"/cmd/"+name)
+		cmd := exec.Command("go", "build", "-tags", b[1], "-ldflags", b[2], "-o", filepath.Join(dir, b[0]), "./"+name+"/cmd/"+name)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("building %s: %v\n%s", b[0], err, out)
