@@ -19,6 +19,7 @@ import (
 
 	"github.com/ocisuite/suite/config"
 	"github.com/ocisuite/suite/engine/monitor"
+	shnames "github.com/ocisuite/suite/shared/names"
 	"github.com/ocisuite/suite/shared/oci"
 	"github.com/ocisuite/suite/shared/userns"
 )
@@ -165,17 +166,7 @@ func (e *Engine) forgetDirectory(id string) {
 }
 
 // isFullID reports whether s has the form of a full container ID.
-func isFullID(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
+func isFullID(s string) bool { return len(s) == 64 && shnames.Hex(s) }
 
 // lock takes the container's own file lock. It guards read-modify-write
 // of the container's record only and is never held across a runtime

@@ -15,6 +15,8 @@ import (
 	"github.com/containers/image/v5/types"
 	"github.com/containers/storage"
 	digest "github.com/opencontainers/go-digest"
+
+	"github.com/ocisuite/suite/shared/names"
 )
 
 var (
@@ -27,19 +29,8 @@ var (
 )
 
 // isHexID reports whether s can be an image ID or an ID's prefix: 3 to 64
-// lower-case hex digits. (A function, not a regexp: a compiled {3,64}
-// costs every command's start-up.)
-func isHexID(s string) bool {
-	if len(s) < 3 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
+// lower-case hex digits.
+func isHexID(s string) bool { return len(s) >= 3 && len(s) <= 64 && names.Hex(s) }
 
 // NormalizeName turns what a user typed for a local name into the fully
 // qualified, tagged name podman stores: a name without a registry goes

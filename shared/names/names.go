@@ -1,4 +1,5 @@
-// Package names checks the names users give to networks and volumes.
+// Package names checks the names users give to networks and volumes, and
+// the hex IDs of containers and images.
 package names
 
 // Valid reports whether s is a valid network or volume name, as podman
@@ -9,6 +10,17 @@ func Valid(s string) bool {
 		c := s[i]
 		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Hex reports whether s is made of lower-case hex digits only, as the IDs
+// (and ID prefixes) of containers and images are; "" is not.
+func Hex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
 			return false
 		}
 	}

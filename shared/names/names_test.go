@@ -12,3 +12,14 @@ func TestValid(t *testing.T) {
 		}
 	}
 }
+
+func TestHex(t *testing.T) {
+	for s, want := range map[string]bool{
+		"0": true, "abc123": true, "deadbeef": true,
+		"": false, "ABC": false, "g1": false, "12 3": false, "-1": false,
+	} {
+		if got := Hex(s); got != want {
+			t.Errorf("Hex(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
