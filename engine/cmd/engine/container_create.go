@@ -612,6 +612,9 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return cli.Usage(err)
 			}
+			if f.rm && !f.replace {
+				disposableWrites()
+			}
 			return withSession(cmd, g, func(ctx context.Context, s *session) error {
 				c, err := createContainer(ctx, cmd, g, s, f, args, false, true)
 				if err != nil {

@@ -79,6 +79,10 @@ func lazyCommands(g *globalOptions) map[string]func() *cobra.Command {
 	return m
 }
 
+// disposableWrites: the full binary keeps storage's default, syncing what
+// it writes (a run may pull here, and image records must be durable).
+func disposableWrites() {}
+
 // pullImage pulls a container's image by the pull policy.
 func pullImage(ctx context.Context, g *globalOptions, s storage.Store, name, policy string, quiet bool, cmd *cobra.Command) (string, string, error) {
 	o := imagestore.PullOptions{Policy: policy, Sys: shimage.SystemOptions{RegistriesConf: g.registriesConf}}
