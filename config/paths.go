@@ -223,3 +223,16 @@ func storageRoots(env Env, rootless bool) (graphRoot, runRoot string) {
 	}
 	return graphRoot, runRoot
 }
+
+// shortNameAliasesConf is where containers/image keeps the aliases it
+// records (after a short name was chosen at a prompt) for env's user.
+func shortNameAliasesConf(env Env) string {
+	if !env.Rootless() {
+		return "/var/cache/containers/short-name-aliases.conf"
+	}
+	cache := env.getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		cache = filepath.Join(env.Home, ".cache")
+	}
+	return filepath.Join(cache, "containers", "short-name-aliases.conf")
+}

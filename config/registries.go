@@ -1,3 +1,5 @@
+//go:build !thin
+
 package config
 
 import (
@@ -274,37 +276,4 @@ func decodeRegistries(path, data string, f *registriesFile) ([]Warning, error) {
 	return undecodedWarnings(path, meta, func(k toml.Key) (string, bool) {
 		return registryHints[k.String()], true
 	}), nil
-}
-
-// undecodedWarnings is one warning per unknown key, a table reported once
-// rather than with each of its keys. report decides whether k is worth a
-// warning and gives a hint for it.
-func undecodedWarnings(path string, meta toml.MetaData, report func(toml.Key) (hint string, warn bool)) []Warning {
-	var out []Warning
-	reported := map[string]bool{}
-	for _, k := range meta.Undecoded() {
-		if parentReported(k, reported) {
-			continue
-		}
-		hint, warn := report(k)
-		if !warn {
-			continue
-		}
-		reported[k.String()] = true
-		msg := "unknown key, ignored"
-		if hint != "" {
-			msg += "; " + hint
-		}
-		out = append(out, Warning{File: path, Key: k.String(), Message: msg})
-	}
-	return out
-}
-
-func parentReported(k toml.Key, reported map[string]bool) bool {
-	for i := 1; i < len(k); i++ {
-		if reported[k[:i].String()] {
-			return true
-		}
-	}
-	return false
 }

@@ -1,8 +1,9 @@
+//go:build !thin
+
 package config
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/containers/image/v5/docker/reference"
 	"github.com/containers/image/v5/pkg/sysregistriesv2"
@@ -174,17 +175,4 @@ func readShortNameAliases(path string) (map[string]string, error) {
 		return nil, err
 	}
 	return conf.Aliases, nil
-}
-
-// shortNameAliasesConf is where containers/image keeps the aliases it
-// records (after a short name was chosen at a prompt) for env's user.
-func shortNameAliasesConf(env Env) string {
-	if !env.Rootless() {
-		return "/var/cache/containers/short-name-aliases.conf"
-	}
-	cache := env.getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		cache = filepath.Join(env.Home, ".cache")
-	}
-	return filepath.Join(cache, "containers", "short-name-aliases.conf")
 }

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	is "github.com/containers/image/v5/storage"
 	"github.com/containers/storage"
 	"github.com/containers/storage/pkg/idtools"
 	"github.com/containers/storage/pkg/stringid"
@@ -224,25 +223,7 @@ func (e *Engine) imageConfig(ctx context.Context, id string) (*v1.Image, *Health
 		}
 		return &cfg, imageHealthcheck(blob), nil
 	}
-	ref, err := is.Transport.NewStoreReference(e.Store, nil, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	img, err := ref.NewImage(ctx, nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading image %s: %w", id, err)
-	}
-	defer img.Close()
-	cfg, err := img.OCIConfig(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading config of image %s: %w", id, err)
-	}
-	blob, err := img.ConfigBlob(ctx)
-	if err != nil {
-		logrus.Debugf("reading the config blob of %s: %v", id, err)
-		return cfg, nil, nil
-	}
-	return cfg, imageHealthcheck(blob), nil
+	return e.imageConfigFromImage(ctx, id)
 }
 
 // applyImageDefaults fills what the user left unset from the image, as

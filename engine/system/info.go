@@ -1,5 +1,8 @@
+//go:build !thin
+
 // Package system holds what the engine's system commands report and do over
-// a whole store: info, disk usage, prune and reset.
+// a whole store: info, disk usage, prune and reset. Only the full engine
+// links it (the thin one hands these commands over).
 package system
 
 import (

@@ -10,12 +10,10 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/containers/image/v5/docker/reference"
-	istorage "github.com/containers/image/v5/storage"
-	"github.com/containers/image/v5/types"
 	"github.com/containers/storage"
 	digest "github.com/opencontainers/go-digest"
 
+	"github.com/ocisuite/suite/shared/imageref"
 	"github.com/ocisuite/suite/shared/names"
 )
 
@@ -31,25 +29,6 @@ var (
 // isHexID reports whether s can be an image ID or an ID's prefix: 3 to 64
 // lower-case hex digits.
 func isHexID(s string) bool { return len(s) >= 3 && len(s) <= 64 && names.Hex(s) }
-
-// NormalizeName turns what a user typed for a local name into the fully
-// qualified, tagged name podman stores: a name without a registry goes
-// under "localhost/", a missing tag is "latest" ("app" →
-// "localhost/app:latest", "docker.io/busybox" →
-// "docker.io/library/busybox:latest").
-func NormalizeName(name string) (reference.Named, error) {
-	if strings.HasPrefix(name, "sha256:") || name == "" {
-		return nil, fmt.Errorf("invalid image name %q", name)
-	}
-	if !hasDomain(name) {
-		name = "localhost/" + name
-	}
-	named, err := reference.ParseNormalizedNamed(name)
-	if err != nil {
-		return nil, fmt.Errorf("invalid image name %q: %w", name, err)
-	}
-	return reference.TagNameOnly(named), nil
-}
 
 // hasDomain reports whether name starts with a registry host.
 func hasDomain(name string) bool {
@@ -84,7 +63,7 @@ func Lookup(s storage.Store, name string) (Found, error) {
 			return Found{}, fmt.Errorf("%s: %w", name, ErrNotFound)
 		}
 	}
-	ref, err := reference.Parse(name)
+	ref, err := imageref.Parse(name)
 	if err != nil {
 		return Found{}, fmt.Errorf("%s: %w", name, ErrNotFound)
 	}
@@ -95,7 +74,7 @@ func Lookup(s storage.Store, name string) (Found, error) {
 		candidates = append(candidates, "localhost/"+name, "docker.io/"+name)
 	}
 	for _, c := range candidates {
-		n, err := reference.ParseNormalizedNamed(c)
+		n, err := imageref.ParseNormalized(c)
 		if err != nil {
 			continue
 		}
@@ -113,31 +92,31 @@ func Lookup(s storage.Store, name string) (Found, error) {
 
 // lookupNamed finds the image stored under exactly n (tag "latest" when
 // n has neither tag nor digest; by repository and digest for a digest).
-func lookupNamed(s storage.Store, n reference.Named) (Found, bool) {
-	if c, ok := n.(reference.Canonical); ok {
+func lookupNamed(s storage.Store, n imageref.Ref) (Found, bool) {
+	if n.Digest != "" {
 		images, err := s.Images()
 		if err != nil {
 			return Found{}, false
 		}
 		for i := range images {
 			img := &images[i]
-			if !hasDigest(img, c.Digest()) {
+			if !hasDigest(img, digest.Digest(n.Digest)) {
 				continue
 			}
 			for _, nm := range img.Names {
-				if p, err := reference.ParseNormalizedNamed(nm); err == nil && p.Name() == n.Name() {
+				if p, err := imageref.ParseNormalized(nm); err == nil && p.Name() == n.Name() {
 					return Found{Image: img, Name: nm}, true
 				}
 			}
 		}
 		return Found{}, false
 	}
-	n = reference.TagNameOnly(n)
-	img, err := s.Image(n.String())
+	name := n.WithDefaultTag().String()
+	img, err := s.Image(name)
 	if err != nil {
 		return Found{}, false
 	}
-	return Found{Image: img, Name: n.String()}, true
+	return Found{Image: img, Name: name}, true
 }
 
 func hasDigest(img *storage.Image, d digest.Digest) bool {
@@ -155,19 +134,14 @@ func hasDigest(img *storage.Image, d digest.Digest) bool {
 // lookupShort matches a short name against the repository paths of every
 // stored name: "busybox" and "library/busybox" match
 // docker.io/library/busybox:latest, "bb" matches 127.0.0.1:5000/app/bb.
-func lookupShort(s storage.Store, ref reference.Reference) (Found, bool) {
-	named, ok := ref.(reference.Named)
-	if !ok {
-		return Found{}, false
-	}
-	path := named.Name()
+func lookupShort(s storage.Store, ref imageref.Ref) (Found, bool) {
+	path := ref.Name()
 	tag := "latest"
-	if t, ok := named.(reference.Tagged); ok {
-		tag = t.Tag()
+	if ref.Tag != "" {
+		tag = ref.Tag
 	}
-	var dgst digest.Digest
-	if c, ok := named.(reference.Canonical); ok {
-		dgst = c.Digest()
+	dgst := digest.Digest(ref.Digest)
+	if dgst != "" {
 		tag = ""
 	}
 	images, err := s.Images()
@@ -180,56 +154,18 @@ func lookupShort(s storage.Store, ref reference.Reference) (Found, bool) {
 			continue
 		}
 		for _, nm := range img.Names {
-			p, err := reference.ParseNormalizedNamed(nm)
+			p, err := imageref.ParseNormalized(nm)
 			if err != nil {
 				continue
 			}
-			rp := reference.Path(p)
-			if rp != path && !strings.HasSuffix(rp, "/"+path) {
+			if p.Path != path && !strings.HasSuffix(p.Path, "/"+path) {
 				continue
 			}
-			if tag != "" {
-				t, ok := p.(reference.Tagged)
-				if !ok || t.Tag() != tag {
-					continue
-				}
+			if tag != "" && p.Tag != tag {
+				continue
 			}
 			return Found{Image: img, Name: nm}, true
 		}
 	}
 	return Found{}, false
-}
-
-// storeRef is the containers-storage reference of a local image.
-func storeRef(s storage.Store, img *storage.Image) (types.ImageReference, error) {
-	return istorage.Transport.NewStoreReference(s, nil, img.ID)
-}
-
-// containersOf returns the storage containers created from image id.
-func containersOf(s storage.Store, id string) ([]storage.Container, error) {
-	all, err := s.Containers()
-	if err != nil {
-		return nil, fmt.Errorf("listing containers: %w", err)
-	}
-	var out []storage.Container
-	for _, c := range all {
-		if c.ImageID == id {
-			out = append(out, c)
-		}
-	}
-	return out, nil
-}
-
-// shortID is the 12-character form of an image ID.
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
-}
-
-// IsNotFound reports whether err says an image does not exist, locally
-// (ErrNotFound) or in a registry.
-func IsNotFound(err error) bool {
-	return errors.Is(err, ErrNotFound) || errors.Is(err, istorage.ErrNoSuchImage)
 }

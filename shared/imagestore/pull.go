@@ -155,7 +155,7 @@ func pullOne(ctx context.Context, s storage.Store, sys *types.SystemContext, nam
 		return nil, err
 	}
 	if policy == PullNewer {
-		if f, ok := lookupNamed(s, named); ok {
+		if f, ok := lookupStored(s, named); ok {
 			d, err := docker.GetDigest(ctx, sys, src)
 			if err == nil && hasDigest(f.Image, d) {
 				return f.Image, nil

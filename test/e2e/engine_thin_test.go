@@ -76,6 +76,7 @@ func TestEngineThinBinary(t *testing.T) {
 		{"images"},
 		{"container", "ls"},
 		{"run", "--rm", "localhost/nosuch", "true"},
+		{"inspect", "localhost/bb"},
 	} {
 		res := runAlone(args...)
 		if res.Code != 125 || !strings.Contains(res.Stderr, "engine-full") || strings.Count(strings.TrimSpace(res.Stderr), "\n") != 0 {
@@ -89,6 +90,9 @@ func TestEngineThinBinary(t *testing.T) {
 	}
 	if res := e.must(t, "container", "ls", "-a", "--format", "{{.Names}}"); strings.Contains(res.Stdout, "alone") {
 		t.Fatalf("container ls still shows the removed container: %q", res.Stdout)
+	}
+	if res := e.must(t, "inspect", "--format", "{{.RepoTags}}", "bb"); res.Stdout != "[localhost/bb:latest]\n" {
+		t.Fatalf("inspect of an image through engine: %q", res.Stdout)
 	}
 	if res := e.must(t, "--version"); !strings.HasPrefix(res.Stdout, "engine version ") {
 		t.Fatalf("--version: %q", res.Stdout)

@@ -596,7 +596,11 @@ func createContainer(ctx context.Context, cmd *cobra.Command, g *globalOptions, 
 		return nil, cli.Usage(fmt.Errorf("--pull: %w", err))
 	}
 	o.ResolveImage = imageResolver(g, s.store, policy, quiet, cmd)
-	return s.engine.Create(ctx, o)
+	c, err := s.engine.Create(ctx, o)
+	if err != nil {
+		return nil, orHandOver(err)
+	}
+	return c, nil
 }
 
 func newRunCmd(g *globalOptions) *cobra.Command {

@@ -10,7 +10,6 @@ import (
 	"github.com/ocisuite/suite/engine/container"
 	"github.com/ocisuite/suite/shared/cli"
 	"github.com/ocisuite/suite/shared/format"
-	"github.com/ocisuite/suite/shared/imagestore"
 )
 
 // newInspectCmd is the top-level inspect: containers first, then images.
@@ -60,7 +59,7 @@ func inspectCmd(g *globalOptions, use, short string, images bool) *cobra.Command
 							continue
 						}
 					}
-					d, err := imagestore.Inspect(ctx, s.store, n)
+					d, err := inspectImage(ctx, s.store, n)
 					if err != nil {
 						errs = append(errs, fmt.Errorf("no such object: %q", n))
 						continue

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/containers/storage/pkg/ioutils"
 	"github.com/spf13/cobra"
 
+	"github.com/ocisuite/suite/engine/container"
 	"github.com/ocisuite/suite/shared/cli"
 	"github.com/ocisuite/suite/shared/userns"
 )
@@ -59,6 +61,22 @@ func allCommands(*cobra.Command, *globalOptions) {
 // line again (nothing is created before the image is resolved).
 func pullImage(context.Context, *globalOptions, storage.Store, string, string, bool, *cobra.Command) (string, string, error) {
 	return "", "", handOver()
+}
+
+// orHandOver hands the command line to the full binary when err says
+// only it can do what was asked (nothing has been created then).
+func orHandOver(err error) error {
+	if errors.Is(err, container.ErrNeedsFullEngine) {
+		return handOver()
+	}
+	return err
+}
+
+// inspectImage: inspecting an image is the full binary's; nothing has
+// been printed yet when inspect comes to an image.
+func inspectImage(context.Context, storage.Store, string) (any, error) {
+	allCommands(nil, nil) // hands over, or exits saying why
+	return nil, nil
 }
 
 // handOver executes the full binary with this process's arguments; it
