@@ -130,9 +130,14 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	if err != nil {
 		return nil, err
 	}
-	var launched *monitor.Launched
+	// conmon is launched beside the store's work: the fork and exec take
+	// this thread only (the store makes the same directories, which either
+	// may make first).
+	var launch chan *monitor.Launched
 	if o.StartMonitor {
-		launched = e.launchEarly(&Container{Config: cfg})
+		launch = make(chan *monitor.Launched, 1)
+		early := &Container{Config: cfg}
+		go func() { launch <- e.launchEarly(early) }()
 	}
 	sc, err := e.Store.CreateContainer(id, []string{cfg.Name}, imageID, "", string(meta), &storage.ContainerOptions{
 		IDMappingOptions: idOpts,
@@ -141,6 +146,10 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 		// fsync; it does not outlive the container's one run.
 		Volatile: cfg.AutoRemove,
 	})
+	var launched *monitor.Launched
+	if launch != nil {
+		launched = <-launch
+	}
 	if err != nil {
 		if launched != nil {
 			launched.Abort()
