@@ -339,8 +339,12 @@ func (e *Engine) tryAcquire(id string, me *Op) (*Container, *Op, error) {
 // exists and the marker is still me.
 func (e *Engine) releaseOp(id string, me *Op) {
 	e.heldMu.Lock()
+	held := e.held[id] == me
 	delete(e.held, id)
 	e.heldMu.Unlock()
+	if !held {
+		return // given up with the last state written (writeReleased)
+	}
 	unlock, err := e.lock(id)
 	if err != nil {
 		return // removed by the operation
@@ -444,6 +448,20 @@ func (e *Engine) writeState(id string, st State) error {
 		st.Op = cur.Op
 	}
 	return e.putState(id, st)
+}
+
+// writeReleased writes st as the last state of this process's operation
+// on container id, without its marker: the operation's release then has
+// nothing left to write.
+func (e *Engine) writeReleased(id string, st State) error {
+	st.Op = nil
+	if err := e.putState(id, st); err != nil {
+		return err
+	}
+	e.heldMu.Lock()
+	delete(e.held, id)
+	e.heldMu.Unlock()
+	return nil
 }
 
 // putState writes st as it is.

@@ -206,7 +206,9 @@ func (e *Engine) Start(ctx context.Context, id string) (*Container, error) {
 	return c, nil
 }
 
-// start runs the runtime's start on a created container (operation marker held).
+// start runs the runtime's start on a created container (operation marker
+// held). Its record of the running container ends the operation: callers
+// release the marker after it, with nothing left to write.
 func (e *Engine) start(ctx context.Context, c *Container) error {
 	if err := e.Runtime.Start(ctx, c.ID); err != nil {
 		e.finish(ctx, c)
@@ -219,7 +221,7 @@ func (e *Engine) start(ctx context.Context, c *Container) error {
 	if c.HealthEnabled() {
 		c.State.Health = &Health{Status: HealthStarting}
 	}
-	if err := e.writeState(c.ID, c.State); err != nil {
+	if err := e.writeReleased(c.ID, c.State); err != nil {
 		return err
 	}
 	e.event(c, "start")
