@@ -17,14 +17,17 @@ const NameTotalLengthMax = 255
 
 // The errors docker/reference gives, with its messages.
 var (
-	ErrInvalidFormat      = errors.New("invalid reference format")
-	ErrNameContainsUpper  = errors.New("repository name must be lowercase")
-	errRemoteNameUpper    = errors.New("invalid reference format: repository name must be lowercase")
-	ErrNameEmpty          = errors.New("repository name must have at least one component")
-	ErrNameTooLong        = fmt.Errorf("repository name must not be more than %v characters", NameTotalLengthMax)
-	ErrDigestInvalid      = errors.New("invalid checksum digest format")
-	ErrDigestLength       = errors.New("invalid checksum digest length")
-	ErrDigestUnsupported  = errors.New("unsupported digest algorithm")
+	ErrInvalidFormat     = errors.New("invalid reference format")
+	ErrNameContainsUpper = errors.New("repository name must be lowercase")
+	ErrNameEmpty         = errors.New("repository name must have at least one component")
+	ErrNameTooLong       = fmt.Errorf("repository name must not be more than %v characters", NameTotalLengthMax)
+	ErrDigestInvalid     = errors.New("invalid checksum digest format")
+	ErrDigestLength      = errors.New("invalid checksum digest length")
+	ErrDigestUnsupported = errors.New("unsupported digest algorithm")
+	errRemoteNameUpper   = errors.New("invalid reference format: repository name must be lowercase")
+)
+
+const (
 	errHexRepositoryName  = "invalid repository name (%s), cannot specify 64-byte hexadecimal strings"
 	defaultDomain         = "docker.io"
 	legacyDefaultDomain   = "index.docker.io"
