@@ -242,12 +242,14 @@ func (e *Engine) finishAttach(ctx context.Context, c *Container, conn *net.UnixC
 }
 
 // waitExited waits for the container's exit and returns its exit code:
-// conmon's exit file, watched with inotify so that the caller can clean
-// up at once, or the record, once another command has recorded the exit.
+// conmon's exit file, or the code it writes just before into the bundle
+// (whose directory inotify watches, so that the caller can clean up at
+// once), or the record, once another command has recorded the exit.
 func (e *Engine) waitExited(ctx context.Context, c *Container) (int, error) {
+	bundle := e.containerDir(e.Store.RunRoot(), c.ID)
 	ino := -1
 	if fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK); err == nil {
-		if _, err := unix.InotifyAddWatch(fd, e.exitDir(), unix.IN_CLOSE_WRITE|unix.IN_MOVED_TO); err == nil {
+		if _, err := unix.InotifyAddWatch(fd, monitor.PersistDir(bundle), unix.IN_CLOSE_WRITE|unix.IN_MOVED_TO); err == nil {
 			ino = fd
 			defer unix.Close(fd)
 		} else {
@@ -259,6 +261,9 @@ func (e *Engine) waitExited(ctx context.Context, c *Container) (int, error) {
 	looked := time.Now()
 	for {
 		if code, _, ok := monitor.ExitCode(e.exitDir(), c.ID); ok {
+			return code, nil
+		}
+		if code, ok := monitor.PersistedExit(bundle); ok {
 			return code, nil
 		}
 		if time.Since(looked) >= 100*time.Millisecond {
