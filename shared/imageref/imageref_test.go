@@ -75,13 +75,7 @@ func compareParse(t *testing.T, s string) {
 	t.Helper()
 	got, err := Parse(s)
 	want, werr := reference.Parse(s)
-	if (err != nil) != (werr != nil) {
-		t.Fatalf("Parse(%q): error %v, docker/reference: %v", s, err, werr)
-	}
-	if err != nil {
-		if err.Error() != werr.Error() {
-			t.Fatalf("Parse(%q): error %q, docker/reference: %q", s, err, werr)
-		}
+	if failed(t, "Parse", s, err, werr) {
 		return
 	}
 	if got.String() != want.String() {
@@ -98,13 +92,7 @@ func compareNormalized(t *testing.T, s string) {
 	t.Helper()
 	got, err := ParseNormalized(s)
 	want, werr := reference.ParseNormalizedNamed(s)
-	if (err != nil) != (werr != nil) {
-		t.Fatalf("ParseNormalized(%q): error %v, docker/reference: %v", s, err, werr)
-	}
-	if err != nil {
-		if err.Error() != werr.Error() {
-			t.Fatalf("ParseNormalized(%q): error %q, docker/reference: %q", s, err, werr)
-		}
+	if failed(t, "ParseNormalized", s, err, werr) {
 		return
 	}
 	if got.String() != want.String() || got.Domain != reference.Domain(want) || got.Path != reference.Path(want) {
@@ -113,4 +101,17 @@ func compareNormalized(t *testing.T, s string) {
 	if g, w := got.WithDefaultTag().String(), reference.TagNameOnly(want).String(); g != w {
 		t.Fatalf("WithDefaultTag(%q) = %q, docker/reference: %q", s, g, w)
 	}
+}
+
+// failed checks that fn(s) failed exactly when docker/reference did, with
+// the same message, and reports whether it failed.
+func failed(t *testing.T, fn, s string, err, werr error) bool {
+	t.Helper()
+	if (err != nil) != (werr != nil) {
+		t.Fatalf("%s(%q): error %v, docker/reference: %v", fn, s, err, werr)
+	}
+	if err != nil && err.Error() != werr.Error() {
+		t.Fatalf("%s(%q): error %q, docker/reference: %q", fn, s, err, werr)
+	}
+	return err != nil
 }
