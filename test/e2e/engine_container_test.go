@@ -273,9 +273,15 @@ func TestEngineContainerCreateStartWait(t *testing.T) {
 	if out := e.must(t, "logs", "c1").Stdout; out != "from-c1\n" {
 		t.Fatalf("logs: %q", out)
 	}
+	// podman's JSON shape: the full ID, a list (not null) for no mounts,
+	// the default network's name, null for no ports.
 	var rows []map[string]any
-	if err := json.Unmarshal([]byte(e.must(t, "ps", "-a", "--format", "json").Stdout), &rows); err != nil || len(rows) != 1 || rows[0]["ExitCode"].(float64) != 3 {
+	if err := json.Unmarshal([]byte(e.must(t, "ps", "-a", "--format", "json").Stdout), &rows); err != nil || len(rows) != 1 || rows[0]["ExitCode"].(float64) != 3 ||
+		rows[0]["Id"] != e.inspect(t, "c1").ID || fmt.Sprint(rows[0]["Mounts"]) != "[]" || fmt.Sprint(rows[0]["Networks"]) != "[podman]" || rows[0]["Ports"] != nil {
 		t.Fatalf("ps --format json: %v %v", err, rows)
+	}
+	if id := strings.TrimSpace(e.must(t, "ps", "-aq").Stdout); len(id) != 12 || !strings.HasPrefix(e.inspect(t, "c1").ID, id) {
+		t.Fatalf("ps -aq: %q", id)
 	}
 	e.must(t, "container", "prune", "-f")
 	if out := e.must(t, "ps", "-aq").Stdout; out != "" {

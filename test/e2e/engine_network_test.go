@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -125,8 +126,23 @@ func TestEngineNetworkPublish(t *testing.T) {
 	if got, want := strings.TrimSpace(e.must(t, "port", "web", "80").Stdout), fmt.Sprintf("127.0.0.1:%d", port); got != want {
 		t.Fatalf("port web 80: %q, want %q", got, want)
 	}
-	if got, want := e.must(t, "ps", "--format", "{{.Ports}}").Stdout, fmt.Sprintf("127.0.0.1:%d->80/tcp\n", port); got != want {
-		t.Fatalf("ps PORTS: %q, want %q", got, want)
+	if got, want := e.must(t, "ps", "--format", "{{.Ports}} {{.Networks}}").Stdout, fmt.Sprintf("127.0.0.1:%d->80/tcp podman\n", port); got != want {
+		t.Fatalf("ps PORTS NETWORKS: %q, want %q", got, want)
+	}
+	// podman's JSON: the mappings as objects, the networks as a list.
+	var rows []struct {
+		Ports []struct {
+			HostIP        string `json:"host_ip"`
+			ContainerPort int    `json:"container_port"`
+			HostPort      int    `json:"host_port"`
+			Protocol      string `json:"protocol"`
+		}
+		Networks []string
+	}
+	if err := json.Unmarshal([]byte(e.must(t, "ps", "--format", "json").Stdout), &rows); err != nil || len(rows) != 1 ||
+		len(rows[0].Ports) != 1 || rows[0].Ports[0].HostIP != "127.0.0.1" || rows[0].Ports[0].HostPort != port ||
+		rows[0].Ports[0].ContainerPort != 80 || rows[0].Ports[0].Protocol != "tcp" || !slices.Equal(rows[0].Networks, []string{"podman"}) {
+		t.Fatalf("ps --format json: %v %+v", err, rows)
 	}
 	in := e.netInspect(t, "web")
 	ns := in.NetworkSettings

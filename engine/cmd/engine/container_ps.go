@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ocisuite/suite/engine/container"
+	"github.com/ocisuite/suite/engine/network"
 	"github.com/ocisuite/suite/shared/cli"
 	"github.com/ocisuite/suite/shared/format"
 )
@@ -21,28 +22,32 @@ import (
 // psRow is one container as ps shows it; its fields are what --format
 // templates and JSON output see (podman's names).
 type psRow struct {
-	ID         string            `json:"Id"`
-	Image      string            `json:"Image"`
-	ImageID    string            `json:"ImageID"`
-	Command    string            `json:"-"`
-	Commands   []string          `json:"Command"`
-	Created    int64             `json:"Created"`
-	CreatedAt  string            `json:"CreatedAt"`
-	Status     string            `json:"Status"`
-	State      string            `json:"State"`
-	ExitCode   int               `json:"ExitCode"`
-	Exited     bool              `json:"Exited"`
-	Pid        int               `json:"Pid"`
-	Names      string            `json:"-"`
-	NamesList  []string          `json:"Names"`
-	Labels     map[string]string `json:"Labels"`
-	Ports      string            `json:"-"`
-	Size       string            `json:"-"`
-	Restarts   int               `json:"Restarts"`
-	StartedAt  int64             `json:"StartedAt"`
-	ExitedAt   int64             `json:"ExitedAt"`
-	AutoRemove bool              `json:"AutoRemove"`
-	Mounts     []string          `json:"Mounts"`
+	ID         string                `json:"Id"`
+	Image      string                `json:"Image"`
+	ImageID    string                `json:"ImageID"`
+	Command    string                `json:"-"`
+	Commands   []string              `json:"Command"`
+	Created    int64                 `json:"Created"`
+	CreatedAt  string                `json:"CreatedAt"`
+	Status     string                `json:"Status"`
+	State      string                `json:"State"`
+	ExitCode   int                   `json:"ExitCode"`
+	Exited     bool                  `json:"Exited"`
+	Pid        int                   `json:"Pid"`
+	Names      string                `json:"-"`
+	NamesList  []string              `json:"Names"`
+	Labels     map[string]string     `json:"Labels"`
+	Ports      string                `json:"-"`
+	PortsList  []network.PortMapping `json:"Ports"`
+	Networks   string                `json:"-"`
+	NetList    []string              `json:"Networks"`
+	Size       string                `json:"-"`
+	Restarts   int                   `json:"Restarts"`
+	StartedAt  int64                 `json:"StartedAt"`
+	ExitedAt   int64                 `json:"ExitedAt"`
+	AutoRemove bool                  `json:"AutoRemove"`
+	Mounts     []string              `json:"Mounts"`
+	fullID     string
 }
 
 func newPsCmd(g *globalOptions) *cobra.Command {
@@ -92,6 +97,10 @@ func newPsCmd(g *globalOptions) *cobra.Command {
 				if tmpl == "json" {
 					if rows == nil {
 						rows = []psRow{}
+					}
+					// As podman's: full IDs, whatever --no-trunc says.
+					for i := range rows {
+						rows[i].ID = rows[i].fullID
 					}
 					return format.JSON(out, rows)
 				}
@@ -147,6 +156,8 @@ func makePsRow(s *session, c *container.Container, noTrunc, size bool) psRow {
 		Names: c.Name, NamesList: []string{c.Name}, Labels: c.Labels,
 		Restarts: c.State.RestartCount, AutoRemove: c.AutoRemove,
 		StartedAt: c.State.StartedAt.Unix(), ExitedAt: c.State.FinishedAt.Unix(),
+		Mounts: []string{}, NetList: append([]string{}, c.Networks...), Networks: strings.Join(c.Networks, ","),
+		PortsList: c.Ports, fullID: c.ID,
 	}
 	if r.Image == "" {
 		r.Image = c.Image
