@@ -338,6 +338,9 @@ func (s Store) write(n *Network) error {
 	return os.Rename(tmp, s.path(n.Name))
 }
 
+// DefaultID is the default network's ID, podman's: the SHA-256 of "podman".
+const DefaultID = "2f259bab93aaaaa2542ba43ef33eb990d0999ee1b9924b557b7be53c0b7a1bb9"
+
 // ensureDefault writes the default network when it is missing (lock held).
 func (s Store) ensureDefault() error {
 	if _, err := os.Stat(s.path(s.DefaultName)); err == nil {
@@ -349,7 +352,7 @@ func (s Store) ensureDefault() error {
 	}
 	return s.write(&Network{
 		Name:             s.DefaultName,
-		ID:               strings.Repeat("2f25", 16), // podman's default network ID
+		ID:               DefaultID,
 		Driver:           "bridge",
 		NetworkInterface: "podman0",
 		Created:          time.Now(),

@@ -1,6 +1,8 @@
 package network
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net"
 	"strings"
 	"testing"
@@ -76,5 +78,18 @@ func TestLease6(t *testing.T) {
 	}
 	if _, err := s.lease6(n, n.Subnets[0], "x", "fd00:9::1"); err == nil {
 		t.Fatal("the gateway was leased as a static address")
+	}
+}
+
+// The default network carries podman's ID for it, the SHA-256 of "podman".
+func TestDefaultNetworkID(t *testing.T) {
+	s := Store{Dir: t.TempDir(), RunDir: t.TempDir(), DefaultName: "podman", DefaultSubnet: "10.88.0.0/16"}
+	n, err := s.Get("podman")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("podman"))
+	if n.ID != hex.EncodeToString(sum[:]) || n.Subnets[0].Gateway != "10.88.0.1" {
+		t.Fatalf("default network: %+v", n)
 	}
 }

@@ -155,6 +155,10 @@ func TestEngineNetworkPublish(t *testing.T) {
 	if n, ok := ns.Networks["podman"]; !ok || n.IPAddress != ns.IPAddress {
 		t.Fatalf("inspect networks: %+v", ns.Networks)
 	}
+	// The default network has podman's ID for it.
+	if got := e.must(t, "network", "ls", "--format", "{{.ID}} {{.Name}}").Stdout; got != "2f259bab93aa podman\n" {
+		t.Fatalf("network ls: %q", got)
+	}
 	// /etc/hosts: the container's address and name, the host's gateway.
 	hosts := e.must(t, "exec", "web", "cat", "/etc/hosts").Stdout
 	if !strings.Contains(hosts, ns.IPAddress+"\t") || !strings.Contains(hosts, " web\n") || !strings.Contains(hosts, "10.88.0.1\thost.containers.internal") {
