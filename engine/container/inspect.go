@@ -1,6 +1,8 @@
 package container
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -9,23 +11,33 @@ import (
 // InspectData is podman's container inspect shape, for the fields users
 // script against.
 type InspectData struct {
-	ID           string            `json:"Id"`
-	Created      time.Time         `json:"Created"`
-	Path         string            `json:"Path"`
-	Args         []string          `json:"Args"`
-	State        InspectState      `json:"State"`
-	Image        string            `json:"Image"`
-	ImageName    string            `json:"ImageName"`
-	Rootfs       string            `json:"Rootfs"`
-	Name         string            `json:"Name"`
-	RestartCount int               `json:"RestartCount"`
-	Driver       string            `json:"Driver"`
-	OCIRuntime   string            `json:"OCIRuntime"`
-	LogPath      string            `json:"LogPath"`
-	Mounts       []InspectMount    `json:"Mounts"`
-	Config       InspectConfig     `json:"Config"`
-	HostConfig   InspectHostConfig `json:"HostConfig"`
-	IsInfra      bool              `json:"IsInfra"`
+	ID           string       `json:"Id"`
+	Created      time.Time    `json:"Created"`
+	Path         string       `json:"Path"`
+	Args         []string     `json:"Args"`
+	State        InspectState `json:"State"`
+	Image        string       `json:"Image"`
+	ImageName    string       `json:"ImageName"`
+	Rootfs       string       `json:"Rootfs"`
+	Name         string       `json:"Name"`
+	RestartCount int          `json:"RestartCount"`
+	Driver       string       `json:"Driver"`
+	OCIRuntime   string       `json:"OCIRuntime"`
+	LogPath      string       `json:"LogPath"`
+	// The container's files: the bundle's (run root) once it has
+	// started, the record's directory (graph root).
+	ConmonPidFile  string             `json:"ConmonPidFile"`
+	PidFile        string             `json:"PidFile"`
+	OCIConfigPath  string             `json:"OCIConfigPath,omitempty"`
+	HostsPath      string             `json:"HostsPath"`
+	ResolvConfPath string             `json:"ResolvConfPath"`
+	HostnamePath   string             `json:"HostnamePath"`
+	StaticDir      string             `json:"StaticDir"`
+	GraphDriver    InspectGraphDriver `json:"GraphDriver"`
+	Mounts         []InspectMount     `json:"Mounts"`
+	Config         InspectConfig      `json:"Config"`
+	HostConfig     InspectHostConfig  `json:"HostConfig"`
+	IsInfra        bool               `json:"IsInfra"`
 	// NetworkSettings: engine/container/network.go.
 	NetworkSettings InspectNetworkSettings `json:"NetworkSettings"`
 }
@@ -49,7 +61,16 @@ type InspectState struct {
 	Error      string    `json:"Error"`
 	StartedAt  time.Time `json:"StartedAt"`
 	FinishedAt time.Time `json:"FinishedAt"`
-	Health     *Health   `json:"Health,omitempty"`
+	// Health is there with an empty status for a container without a
+	// healthcheck, as in podman.
+	Health *Health `json:"Health"`
+}
+
+// InspectGraphDriver is GraphDriver: the storage driver and the
+// directories of the container's layer.
+type InspectGraphDriver struct {
+	Name string            `json:"Name"`
+	Data map[string]string `json:"Data"`
 }
 
 // InspectMount is one of Mounts.
@@ -58,8 +79,11 @@ type InspectMount struct {
 	Name        string   `json:"Name,omitempty"`
 	Source      string   `json:"Source"`
 	Destination string   `json:"Destination"`
+	Driver      string   `json:"Driver"`
+	Mode        string   `json:"Mode"`
 	Options     []string `json:"Options"`
 	RW          bool     `json:"RW"`
+	Propagation string   `json:"Propagation"`
 }
 
 // InspectConfig is Config.
@@ -83,26 +107,27 @@ type InspectConfig struct {
 
 // InspectHostConfig is HostConfig.
 type InspectHostConfig struct {
-	RestartPolicy  InspectRestart    `json:"RestartPolicy"`
-	AutoRemove     bool              `json:"AutoRemove"`
-	NetworkMode    string            `json:"NetworkMode"`
-	Privileged     bool              `json:"Privileged"`
-	ReadonlyRootfs bool              `json:"ReadonlyRootfs"`
-	CapAdd         []string          `json:"CapAdd"`
-	CapDrop        []string          `json:"CapDrop"`
-	SecurityOpt    []string          `json:"SecurityOpt"`
-	Memory         int64             `json:"Memory"`
-	MemorySwap     int64             `json:"MemorySwap"`
-	NanoCpus       int64             `json:"NanoCpus"`
-	CPUShares      uint64            `json:"CpuShares"`
-	CpusetCpus     string            `json:"CpusetCpus"`
-	PidsLimit      int64             `json:"PidsLimit"`
-	Ulimits        []InspectUlimit   `json:"Ulimits"`
-	LogConfig      InspectLog        `json:"LogConfig"`
-	Init           bool              `json:"Init"`
-	Binds          []string          `json:"Binds"`
-	Tmpfs          map[string]string `json:"Tmpfs"`
-	ShmSize        int64             `json:"ShmSize"`
+	RestartPolicy  InspectRestart               `json:"RestartPolicy"`
+	PortBindings   map[string][]InspectHostPort `json:"PortBindings"`
+	AutoRemove     bool                         `json:"AutoRemove"`
+	NetworkMode    string                       `json:"NetworkMode"`
+	Privileged     bool                         `json:"Privileged"`
+	ReadonlyRootfs bool                         `json:"ReadonlyRootfs"`
+	CapAdd         []string                     `json:"CapAdd"`
+	CapDrop        []string                     `json:"CapDrop"`
+	SecurityOpt    []string                     `json:"SecurityOpt"`
+	Memory         int64                        `json:"Memory"`
+	MemorySwap     int64                        `json:"MemorySwap"`
+	NanoCpus       int64                        `json:"NanoCpus"`
+	CPUShares      uint64                       `json:"CpuShares"`
+	CpusetCpus     string                       `json:"CpusetCpus"`
+	PidsLimit      int64                        `json:"PidsLimit"`
+	Ulimits        []InspectUlimit              `json:"Ulimits"`
+	LogConfig      InspectLog                   `json:"LogConfig"`
+	Init           bool                         `json:"Init"`
+	Binds          []string                     `json:"Binds"`
+	Tmpfs          map[string]string            `json:"Tmpfs"`
+	ShmSize        int64                        `json:"ShmSize"`
 }
 
 // InspectRestart is HostConfig.RestartPolicy.
@@ -151,8 +176,13 @@ func (e *Engine) Inspect(c *Container) InspectData {
 			ReadonlyRootfs: c.ReadOnly, CapAdd: c.Security.CapAdd, CapDrop: c.Security.CapDrop,
 			LogConfig: InspectLog{Type: c.LogDriver, Path: c.LogPath}, Init: c.Init, ShmSize: c.ShmSize,
 			Tmpfs: map[string]string{}, Binds: []string{}, Ulimits: []InspectUlimit{},
+			PortBindings: portBindings(c),
 		},
 	}
+	if d.State.Health == nil {
+		d.State.Health = &Health{}
+	}
+	e.inspectFiles(c, &d)
 	d.NetworkSettings = inspectNetwork(c)
 	if d.State.Status == string(StatusConfigured) {
 		d.State.Status = string(StatusCreated)
@@ -194,12 +224,19 @@ func (e *Engine) Inspect(c *Container) InspectData {
 	}
 	d.Mounts = []InspectMount{}
 	for _, m := range c.Mounts {
-		im := InspectMount{Type: m.Type, Source: m.Source, Destination: m.Destination, Options: m.Options, RW: !m.ReadOnly}
+		im := InspectMount{Type: m.Type, Source: m.Source, Destination: m.Destination, Options: append([]string{}, m.Options...), RW: !m.ReadOnly}
+		if m.Type == "bind" || m.Type == "volume" {
+			// As the spec mounts them (specMounts).
+			im.Options = append([]string{"rbind"}, slices.DeleteFunc(im.Options, func(o string) bool { return o == "U" })...)
+			im.Propagation = "rprivate"
+		}
 		switch m.Type {
 		case "volume":
 			im.Name = m.Volume
+			im.Driver = "local"
 			if v, err := e.Volumes().Get(m.Volume); err == nil {
 				im.Source = v.Mountpoint
+				im.Driver = v.Driver
 			}
 		case "bind":
 			opt := "rw"
@@ -213,4 +250,36 @@ func (e *Engine) Inspect(c *Container) InspectData {
 		d.Mounts = append(d.Mounts, im)
 	}
 	return d
+}
+
+// inspectFiles fills in the paths of the container's files and its
+// layer's directories. The bundle's files are there once it has started.
+func (e *Engine) inspectFiles(c *Container, d *InspectData) {
+	bundle := e.containerDir(e.Store.RunRoot(), c.ID)
+	d.ConmonPidFile = filepath.Join(bundle, "conmon.pid")
+	d.PidFile = filepath.Join(bundle, "pidfile")
+	exists := func(name string) string {
+		p := filepath.Join(bundle, name)
+		if _, err := os.Stat(p); err != nil {
+			return ""
+		}
+		return p
+	}
+	d.OCIConfigPath = exists("config.json")
+	d.HostsPath, d.ResolvConfPath, d.HostnamePath = exists("hosts"), exists("resolv.conf"), exists("hostname")
+	if dir, err := e.containerDirectory(c.ID); err == nil {
+		d.StaticDir = dir
+	}
+	d.GraphDriver = InspectGraphDriver{Name: e.Store.GraphDriverName(), Data: map[string]string{}}
+	sc, err := e.Store.Container(c.ID)
+	if err != nil {
+		return
+	}
+	drv, err := e.Store.GraphDriver()
+	if err != nil {
+		return
+	}
+	if md, err := drv.Metadata(sc.LayerID); err == nil {
+		d.GraphDriver.Data = md
+	}
 }

@@ -467,14 +467,21 @@ type InspectNetworkAttachment struct {
 	Aliases             []string `json:"Aliases,omitempty"`
 }
 
-func inspectNetwork(c *Container) InspectNetworkSettings {
-	out := InspectNetworkSettings{Ports: map[string][]InspectHostPort{}}
+// portBindings is the container's published ports by "PORT/PROTO", a port
+// of a range each, in podman's shape.
+func portBindings(c *Container) map[string][]InspectHostPort {
+	out := map[string][]InspectHostPort{}
 	for _, p := range c.Ports {
 		for i := uint16(0); i < max(p.Range, 1); i++ {
 			k := fmt.Sprintf("%d/%s", p.ContainerPort+i, p.Protocol)
-			out.Ports[k] = append(out.Ports[k], InspectHostPort{HostIP: p.HostIP, HostPort: fmt.Sprint(p.HostPort + i)})
+			out[k] = append(out[k], InspectHostPort{HostIP: p.HostIP, HostPort: fmt.Sprint(p.HostPort + i)})
 		}
 	}
+	return out
+}
+
+func inspectNetwork(c *Container) InspectNetworkSettings {
+	out := InspectNetworkSettings{Ports: portBindings(c)}
 	if c.Network == "bridge" {
 		out.Networks = map[string]InspectNetworkAttachment{}
 		for _, n := range c.Networks {

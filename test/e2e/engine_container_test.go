@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -408,6 +409,44 @@ func TestEngineContainerMounts(t *testing.T) {
 	}
 	if out := e.must(t, "run", "--rm", "--tmpfs", "/scratch:size=1m", "bb", "sh", "-c", "grep ' /scratch ' /proc/mounts").Stdout; !strings.Contains(out, "tmpfs") {
 		t.Fatalf("--tmpfs: %q", out)
+	}
+	// inspect, as podman's: the mounts as the spec makes them, the
+	// layer's directories (a file written inside is in UpperDir), the
+	// bundle's files, and an empty health for no healthcheck.
+	e.must(t, "run", "-d", "--name", "m", "-v", dir+":/data:ro", "-v", "vol1:/v", "bb", "sh", "-c", "echo up > /up; exec sleep 60")
+	waitFor(t, func() bool { return e.run(t, "exec", "m", "cat", "/up").Stdout == "up\n" })
+	var in []struct {
+		Mounts []struct {
+			Type, Name, Source, Destination, Driver, Propagation string
+			Options                                              []string
+			RW                                                   bool
+		}
+		GraphDriver struct {
+			Name string
+			Data map[string]string
+		}
+		HostsPath, ResolvConfPath, OCIConfigPath string
+		State                                    struct{ Health *struct{ Status string } }
+	}
+	if err := json.Unmarshal([]byte(e.must(t, "inspect", "m").Stdout), &in); err != nil || len(in) != 1 || len(in[0].Mounts) != 2 {
+		t.Fatalf("inspect: %v %+v", err, in)
+	}
+	b, v := in[0].Mounts[0], in[0].Mounts[1]
+	if b.Type != "bind" || b.Source != dir || b.RW || b.Propagation != "rprivate" || !slices.Equal(b.Options, []string{"rbind"}) ||
+		v.Type != "volume" || v.Name != "vol1" || v.Driver != "local" || !v.RW || !strings.HasSuffix(v.Source, "/volumes/vol1/_data") {
+		t.Fatalf("inspect Mounts: %+v", in[0].Mounts)
+	}
+	if up, err := os.ReadFile(filepath.Join(in[0].GraphDriver.Data["UpperDir"], "up")); err != nil || string(up) != "up\n" || in[0].GraphDriver.Name != "overlay" {
+		t.Fatalf("inspect GraphDriver %+v: %q %v", in[0].GraphDriver, up, err)
+	}
+	if h, err := os.ReadFile(in[0].HostsPath); err != nil || !strings.Contains(string(h), "localhost") || in[0].OCIConfigPath == "" {
+		t.Fatalf("inspect HostsPath %q: %q %v", in[0].HostsPath, h, err)
+	}
+	if h := in[0].State.Health; h == nil || h.Status != "" {
+		t.Fatalf("inspect State.Health: %+v", h)
+	}
+	if out := e.must(t, "inspect", "--format", "[{{.State.Health.Status}}]", "m").Stdout; out != "[]\n" {
+		t.Fatalf("inspect --format State.Health.Status: %q", out)
 	}
 }
 

@@ -152,6 +152,9 @@ func TestEngineNetworkPublish(t *testing.T) {
 	if hp := ns.Ports["80/tcp"]; len(hp) != 1 || hp[0].HostIp != "127.0.0.1" || hp[0].HostPort != fmt.Sprint(port) {
 		t.Fatalf("inspect ports: %+v", ns.Ports)
 	}
+	if got, want := e.must(t, "inspect", "--format", "{{range $p, $b := .HostConfig.PortBindings}}{{$p}} {{(index $b 0).HostIP}}:{{(index $b 0).HostPort}}{{end}}", "web").Stdout, fmt.Sprintf("80/tcp 127.0.0.1:%d\n", port); got != want {
+		t.Fatalf("inspect HostConfig.PortBindings: %q, want %q", got, want)
+	}
 	if n, ok := ns.Networks["podman"]; !ok || n.IPAddress != ns.IPAddress {
 		t.Fatalf("inspect networks: %+v", ns.Networks)
 	}
