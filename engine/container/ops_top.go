@@ -20,7 +20,7 @@ var DefaultTopDescriptors = []string{"user", "pid", "ppid", "%cpu", "elapsed", "
 // column titles; aliases share a title.
 var topColumns = map[string]string{
 	"user": "USER", "ruser": "RUSER", "uid": "UID", "group": "GROUP", "rgroup": "RGROUP", "gid": "GID",
-	"pid": "PID", "ppid": "PPID", "pgid": "PGID", "%cpu": "%CPU", "pcpu": "%CPU",
+	"pid": "PID", "ppid": "PPID", "hpid": "HPID", "hppid": "HPPID", "pgid": "PGID", "%cpu": "%CPU", "pcpu": "%CPU",
 	"elapsed": "ELAPSED", "etime": "ELAPSED", "tty": "TTY", "time": "TIME", "cputime": "TIME",
 	"command": "COMMAND", "args": "COMMAND", "comm": "COMMAND", "nice": "NI", "ni": "NI",
 	"vsz": "VSZ", "rss": "RSS", "stat": "STAT", "state": "STATE", "%mem": "%MEM", "pmem": "%MEM",
@@ -78,7 +78,8 @@ func (e *Engine) Top(ctx context.Context, id string, descriptors []string) ([][]
 
 // proc is what /proc tells about one process.
 type proc struct {
-	pid, ppid, pgid   int
+	pid, ppid, pgid   int // as the host sees them
+	nsPid, nsPpid     int // as the container sees them: 0 for a parent outside it
 	state             string
 	comm              string
 	args              []string
@@ -138,6 +139,9 @@ func readProc(pid int) (*proc, error) {
 				p.gid, _ = strconv.Atoi(fs[1])
 			case k == "VmRSS" && len(fs) >= 1:
 				p.rssKB, _ = strconv.ParseUint(fs[0], 10, 64)
+			case k == "NSpid" && len(fs) >= 1:
+				p.nsPid, _ = strconv.Atoi(fs[len(fs)-1])
+				p.nsPpid = nsParent(p.ppid, len(fs))
 			}
 		}
 	}
@@ -153,6 +157,27 @@ func readProc(pid int) (*proc, error) {
 		}
 	}
 	return p, nil
+}
+
+// nsParent is host process ppid's PID in the innermost of its PID
+// namespaces when its child's NSpid line has depth entries (the same
+// namespace), or 0: the parent is outside the container.
+func nsParent(ppid, depth int) int {
+	status, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(ppid), "status"))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			fs := strings.Fields(v)
+			if len(fs) != depth {
+				return 0
+			}
+			n, _ := strconv.Atoi(fs[len(fs)-1])
+			return n
+		}
+	}
+	return 0
 }
 
 // names maps the container's uids and gids to names from its own
@@ -216,8 +241,18 @@ func (p *proc) field(d string, n names) string {
 	case "gid":
 		return strconv.Itoa(p.gid)
 	case "pid":
+		if p.nsPid > 0 {
+			return strconv.Itoa(p.nsPid)
+		}
 		return strconv.Itoa(p.pid)
 	case "ppid":
+		if p.nsPid > 0 {
+			return strconv.Itoa(p.nsPpid)
+		}
+		return strconv.Itoa(p.ppid)
+	case "hpid":
+		return strconv.Itoa(p.pid)
+	case "hppid":
 		return strconv.Itoa(p.ppid)
 	case "pgid":
 		return strconv.Itoa(p.pgid)

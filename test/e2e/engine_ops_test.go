@@ -201,10 +201,23 @@ func TestEngineOpsTopStatsUpdate(t *testing.T) {
 		!strings.HasPrefix(top[1], "root ") || !strings.HasSuffix(top[1], "sleep 1000") {
 		t.Fatalf("top:\n%s", strings.Join(top, "\n"))
 	}
+	// As podman's: pid and ppid as the container sees them (its first
+	// process is 1, its parent outside is 0), hpid and hppid as the host.
 	pid := e.inspect(t, "t").State.Pid
-	if out := e.must(t, "container", "top", "t", "pid", "comm,user").Stdout; strings.Join(strings.Fields(out), " ") != "PID COMMAND USER "+strconv.Itoa(pid)+" sleep root" {
-		t.Fatalf("top pid comm,user: %q", out)
+	if out := e.must(t, "container", "top", "t", "pid", "ppid", "comm,user", "hpid").Stdout; strings.Join(strings.Fields(out), " ") != "PID PPID COMMAND USER HPID 1 0 sleep root "+strconv.Itoa(pid) {
+		t.Fatalf("top pid ppid comm,user hpid: %q", out)
 	}
+	// A process exec'd into a container (its parent, conmon, outside).
+	e.must(t, "run", "-d", "--name", "t2", "bb", "sleep", "1000")
+	e.must(t, "exec", "-d", "t2", "sleep", "999")
+	waitFor(t, func() bool { return strings.Contains(e.run(t, "top", "t2", "pid", "args").Stdout, "sleep 999") })
+	for _, l := range strings.Split(strings.TrimSpace(e.must(t, "top", "t2", "pid", "ppid", "hppid", "args").Stdout), "\n")[1:] {
+		f := strings.Fields(l)
+		if f[len(f)-1] == "999" && (f[0] == "1" || f[1] != "0" || f[2] == "0") {
+			t.Fatalf("top of an exec'd process: %q", l)
+		}
+	}
+	e.must(t, "rm", "-f", "-t", "0", "t2")
 	if res := e.run(t, "top", "t", "bogus"); res.Code != 125 {
 		t.Fatalf("top with an unknown descriptor: exit %d", res.Code)
 	}
