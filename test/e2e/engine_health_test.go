@@ -201,12 +201,13 @@ func TestEngineHealthFlags(t *testing.T) {
 		{"--health-cmd", "true", "--health-start-period", "-1s"},
 		{"--no-healthcheck", "--health-cmd", "true"},
 	} {
-		res := e.run(t, append(append([]string{"create", "--name", "bad"}, args...), "bb", "true")...)
+		// Not a name of hex digits, which could match an ID's prefix.
+		res := e.run(t, append(append([]string{"create", "--name", "bad-health"}, args...), "bb", "true")...)
 		if res.Code != 125 {
 			t.Fatalf("%v: exit %d", args, res.Code)
 		}
 		assertOneLine(t, res.Stderr, "health")
-		if res := e.run(t, "container", "exists", "bad"); res.Code != 1 {
+		if res := e.run(t, "container", "exists", "bad-health"); res.Code != 1 {
 			t.Fatalf("%v created a container", args)
 		}
 	}
