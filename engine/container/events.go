@@ -32,7 +32,7 @@ func (e *Engine) EventLog() string { return filepath.Join(e.Dir, "events.log") }
 // event appends one event; a line under PIPE_BUF written with O_APPEND is
 // atomic, so parallel processes never interleave.
 func (e *Engine) event(c *Container, status string) {
-	ev := Event{ID: c.ID, Image: c.Image, Name: c.Name, Status: status, Time: time.Now().UTC(), Type: "container", Attributes: c.Labels}
+	ev := Event{ID: c.ID, Image: c.eventImage(), Name: c.Name, Status: status, Time: time.Now().UTC(), Type: "container", Attributes: c.Labels}
 	if status == "died" {
 		code := c.State.ExitCode
 		ev.ExitCode = &code
@@ -40,6 +40,15 @@ func (e *Engine) event(c *Container, status string) {
 	if err := AppendEvent(e.EventLog(), ev); err != nil {
 		logrus.Warnf("writing event: %v", err)
 	}
+}
+
+// eventImage is the image an event names: as resolved (podman's
+// "localhost/bb:latest"), or as given.
+func (c *Container) eventImage() string {
+	if c.ImageName != "" {
+		return c.ImageName
+	}
+	return c.Image
 }
 
 // AppendEvent writes ev as one line of the log at path.

@@ -162,7 +162,7 @@ func (e *Engine) healthEvent(c *Container, status string) {
 		attrs = map[string]string{}
 	}
 	attrs["health_status"] = status
-	ev := Event{ID: c.ID, Image: c.Image, Name: c.Name, Status: "health_status", Time: time.Now().UTC(), Type: "container", Attributes: attrs}
+	ev := Event{ID: c.ID, Image: c.eventImage(), Name: c.Name, Status: "health_status", Time: time.Now().UTC(), Type: "container", Attributes: attrs}
 	if err := AppendEvent(e.EventLog(), ev); err != nil {
 		logrus.Warnf("writing event: %v", err)
 	}

@@ -98,7 +98,7 @@ func eventMatcher(filters []string) (func(container.Event) bool, error) {
 		case "type":
 			return ev.Type == v
 		case "image":
-			return ev.Image == v || strings.HasSuffix(ev.Image, "/"+v) || strings.HasSuffix(ev.Image, "/"+v+":latest")
+			return ev.Image == v || ev.Image == v+":latest" || strings.HasSuffix(ev.Image, "/"+v) || strings.HasSuffix(ev.Image, "/"+v+":latest")
 		case "label":
 			lk, lv, hasV := strings.Cut(v, "=")
 			got, ok := ev.Attributes[lk]
