@@ -18,6 +18,7 @@ import (
 
 	"github.com/ocisuite/suite/config"
 	"github.com/ocisuite/suite/engine/container"
+	"github.com/ocisuite/suite/engine/network"
 )
 
 // Info is podman info's shape (the fields users script against).
@@ -145,7 +146,11 @@ func GetInfo(ctx context.Context, e *container.Engine, o InfoOptions) (*Info, er
 	}
 	h.Conmon = Component{Path: e.Conmon, Version: firstLine(ctx, e.Conmon, "--version")}
 	h.EventLogger, h.EventsLogFile = "file", e.EventLog()
+	// Bridge networks go through netavark (network.NetavarkPath).
 	h.NetworkBackend = "none"
+	if _, err := os.Stat(network.NetavarkPath); err == nil {
+		h.NetworkBackend = "netavark"
+	}
 
 	s := &in.Store
 	s.ConfigFile = o.ConfigFile

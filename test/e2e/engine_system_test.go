@@ -61,6 +61,10 @@ func TestEngineSystemInfoVersion(t *testing.T) {
 	if _, ok := in.Registries["search"]; !ok {
 		t.Fatalf("info registries: %v", in.Registries)
 	}
+	// netavark is installed by the test setup (the engine's bridge networks).
+	if out := e.must(t, "info", "--format", "{{.Host.NetworkBackend}}").Stdout; out != "netavark\n" {
+		t.Fatalf("info --format {{.Host.NetworkBackend}}: %q", out)
+	}
 	if out := e.must(t, "info", "--format", "{{.Store.GraphRoot}} {{.Host.CgroupsVersion}}").Stdout; out != e.root+" "+cg+"\n" {
 		t.Fatalf("info --format: %q", out)
 	}
