@@ -227,7 +227,7 @@ func (e *Engine) Inspect(c *Container) InspectData {
 		im := InspectMount{Type: m.Type, Source: m.Source, Destination: m.Destination, Options: append([]string{}, m.Options...), RW: !m.ReadOnly}
 		if m.Type == "bind" || m.Type == "volume" {
 			// As the spec mounts them (specMounts).
-			im.Options = append([]string{"rbind"}, slices.DeleteFunc(im.Options, func(o string) bool { return o == "U" })...)
+			im.Options = append([]string{"rbind"}, userMountOptions(m)...)
 			im.Propagation = "rprivate"
 		}
 		switch m.Type {
@@ -255,7 +255,10 @@ func (e *Engine) Inspect(c *Container) InspectData {
 // inspectFiles fills in the paths of the container's files and its
 // layer's directories. The bundle's files are there once it has started.
 func (e *Engine) inspectFiles(c *Container, d *InspectData) {
-	bundle := e.containerDir(e.Store.RunRoot(), c.ID)
+	bundle, err := e.bundle(c.ID)
+	if err != nil {
+		bundle = e.containerDir(e.Store.RunRoot(), c.ID)
+	}
 	d.ConmonPidFile = filepath.Join(bundle, "conmon.pid")
 	d.PidFile = filepath.Join(bundle, "pidfile")
 	exists := func(name string) string {

@@ -351,11 +351,7 @@ func (e *Engine) specMounts(c *Container, bundle, hostname string, uid, gid uint
 			if m.ReadOnly {
 				opts = append(opts, "ro")
 			}
-			for _, o := range m.Options {
-				if o != "U" {
-					opts = append(opts, o)
-				}
-			}
+			opts = append(opts, userMountOptions(m)...)
 			if slices.Contains(m.Options, "U") {
 				// :U gives the source to the container's user, as seen
 				// from outside any user namespace of the container.
@@ -435,6 +431,12 @@ func writeEtcFiles(c *Container, bundle, hostname string) (map[string]string, er
 // errNotRunning wraps ErrInvalidState for a container that must run.
 func errNotRunning(c *Container) error {
 	return fmt.Errorf("container %s is not running (state %s): %w", c.Name, c.State.Status, ErrInvalidState)
+}
+
+// userMountOptions are a bind mount's options as the spec takes them:
+// the user's, without the engine's own U (chown the source).
+func userMountOptions(m Mount) []string {
+	return slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return o == "U" })
 }
 
 func secureJoin(root, p string) (string, error) { return securejoin.SecureJoin(root, p) }
