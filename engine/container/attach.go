@@ -242,23 +242,31 @@ func (e *Engine) finishAttach(ctx context.Context, c *Container, conn *net.UnixC
 }
 
 // waitExited waits for the container's exit and returns its exit code:
-// conmon's exit file, or the code it writes just before into the bundle
-// (whose directory inotify watches, so that the caller can clean up at
-// once), or the record, once another command has recorded the exit.
+// conmon's exit file, or the code it writes just before into the bundle,
+// or the record, once another command has recorded the exit.
+//
+// The files are looked at again after short, growing pauses, and at once
+// when conmon exits (a pidfd). No inotify watch: closing an inotify
+// instance waits for the kernel's fsnotify mark reaper (an SRCU grace
+// period), which took up to 20 ms here, and that close would fall on the
+// path of every foreground run.
 func (e *Engine) waitExited(ctx context.Context, c *Container) (int, error) {
 	bundle := e.containerDir(e.Store.RunRoot(), c.ID)
-	ino := -1
-	if fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK); err == nil {
-		if _, err := unix.InotifyAddWatch(fd, monitor.PersistDir(bundle), unix.IN_CLOSE_WRITE|unix.IN_MOVED_TO); err == nil {
-			ino = fd
-			defer unix.Close(fd)
-		} else {
-			unix.Close(fd)
+	pidfd := -1
+	if c.State.ConmonPid > 0 {
+		if fd, err := unix.PidfdOpen(c.State.ConmonPid, 0); err == nil {
+			pidfd = fd
 		}
 	}
+	defer func() {
+		if pidfd >= 0 {
+			unix.Close(pidfd)
+		}
+	}()
 	// The record is looked at only when no exit file came for a while:
 	// another command may have consumed it (a restart).
 	looked := time.Now()
+	pause := 250 * time.Microsecond
 	for {
 		if code, _, ok := monitor.ExitCode(e.exitDir(), c.ID); ok {
 			return code, nil
@@ -279,13 +287,17 @@ func (e *Engine) waitExited(ctx context.Context, c *Container) (int, error) {
 		if err := ctx.Err(); err != nil {
 			return -1, err
 		}
-		if ino < 0 {
-			time.Sleep(10 * time.Millisecond)
+		if pidfd < 0 {
+			time.Sleep(pause)
+		} else if n, err := unix.Ppoll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, &unix.Timespec{Nsec: pause.Nanoseconds()}, nil); err == nil && n > 0 {
+			// conmon is gone: its files are all written; one more look,
+			// then the record.
+			unix.Close(pidfd)
+			pidfd = -1
+			looked = time.Time{}
 			continue
 		}
-		if n, err := unix.Poll([]unix.PollFd{{Fd: int32(ino), Events: unix.POLLIN}}, 100); err == nil && n > 0 {
-			drain(ino)
-		}
+		pause = min(pause*2, 100*time.Millisecond)
 	}
 }
 
