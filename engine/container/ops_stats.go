@@ -34,6 +34,10 @@ type Stats struct {
 // cgroupRoot is where the cgroup file systems are mounted.
 const cgroupRoot = "/sys/fs/cgroup"
 
+// cgroupParent holds the containers' cgroups (each named by its ID) and
+// the monitors' (see monitorCgroup), under each hierarchy's root.
+const cgroupParent = "/ocisuite"
+
 // cgroupUnified reports whether the host runs cgroup v2 only.
 func cgroupUnified() bool {
 	_, err := os.Stat(filepath.Join(cgroupRoot, "cgroup.controllers"))
@@ -50,7 +54,7 @@ func (e *Engine) ContainerStats(ctx context.Context, id string, prev *Stats) (*S
 	if !c.Running() {
 		return nil, errNotRunning(c)
 	}
-	cg := "/ocisuite/" + c.ID
+	cg := cgroupParent + "/" + c.ID
 	s := &Stats{ID: c.ID, Name: c.Name, At: time.Now()}
 	if cgroupUnified() {
 		readV2(filepath.Join(cgroupRoot, cg), s)

@@ -289,7 +289,7 @@ func (e *Engine) buildSpec(c *Container, mountpoint, bundle string) (*specs.Spec
 		s.Network, s.NetNSPath = "", p
 	}
 	if !e.Rootless {
-		s.CgroupsPath = "/ocisuite/" + c.ID
+		s.CgroupsPath = cgroupParent + "/" + c.ID
 	}
 	mounts, err := e.specMounts(c, bundle, hostname, s.UID, s.GID)
 	if err != nil {
@@ -495,5 +495,16 @@ func (e *Engine) monitorOptions(c *Container, bundle string, held []*os.File) mo
 		Stdin:       c.Stdin,
 		ExitCommand: exitCmd,
 		ExtraFiles:  held,
+		Cgroup:      e.monitorCgroup(),
 	}
+}
+
+// monitorCgroup is the cgroup conmon is moved into: "conmon" beside the
+// containers' cgroups, as podman's "/libpod_parent/conmon". None when
+// rootless: a user may not move processes between cgroups it does not own.
+func (e *Engine) monitorCgroup() string {
+	if e.Rootless {
+		return ""
+	}
+	return cgroupParent + "/conmon"
 }

@@ -46,6 +46,9 @@ type Options struct {
 	// sockets holding its published ports), at descriptors 5 and up; the
 	// caller still owns and closes them.
 	ExtraFiles []*os.File
+	// Cgroup, when set, is the cgroup (under each hierarchy's root) conmon
+	// is moved into before it runs the runtime.
+	Cgroup string
 	// Restore starts the container from this checkpoint directory.
 	Restore     string
 	RuntimeOpts []string // extra arguments of runc restore
@@ -63,10 +66,7 @@ func AttachSocket(socketDir, id string) string {
 }
 
 // PersistDir is the directory in the bundle where conmon also writes the
-// exit code, as "exit", before it writes the exit file. Unlike the exit
-// directory, shared by every container, it holds a few files: watching it
-// costs nothing, where a watch on the exit directory costs in proportion
-// to the names the kernel remembers there (two per container ever run).
+// exit code, as "exit", before it writes the exit file.
 func PersistDir(bundle string) string { return filepath.Join(bundle, "persist") }
 
 // PersistedExit is the exit code conmon wrote into the bundle's
@@ -172,6 +172,7 @@ type Launched struct {
 	startW  *os.File
 	waitErr chan error
 	done    bool
+	moved   chan struct{} // closed once conmon is in o.Cgroup (or failed to be)
 }
 
 // Launch starts conmon for o. The bundle's config.json need not exist yet:
@@ -209,7 +210,7 @@ func Launch(o Options, stdio [3]*os.File) (*Launched, error) {
 	// conmon must outlive this process and its signals; only the first
 	// conmon process, which waits on the start pipe, dies with it.
 	cmd.SysProcAttr = detachAttr()
-	l := &Launched{o: o, cmd: cmd, syncR: syncR, startW: startW, waitErr: make(chan error, 1)}
+	l := &Launched{o: o, cmd: cmd, syncR: syncR, startW: startW, waitErr: make(chan error, 1), moved: make(chan struct{})}
 	started := make(chan error, 1)
 	go func() {
 		// The parent-death signal follows the thread that forked, not the
@@ -234,13 +235,25 @@ func Launch(o Options, stdio [3]*os.File) (*Launched, error) {
 		startW.Close()
 		return nil, fmt.Errorf("starting conmon: %w", err)
 	}
+	// conmon is moved while the caller goes on: the move waits for the
+	// kernel (see moveToCgroup), and conmon forks its long-lived self only
+	// after Go, which waits for the move.
+	go func() {
+		defer close(l.moved)
+		if o.Cgroup == "" {
+			return
+		}
+		if err := moveToCgroup(o.Cgroup, cmd.Process.Pid); err != nil {
+			logrus.Debugf("monitor: %v", err)
+		}
+	}()
 	return l, nil
 }
 
 // Serves reports whether this conmon was launched with o's command line
-// and holds no extra files, so that it can stand for a Launch(o).
+// and cgroup and holds no extra files, so that it can stand for a Launch(o).
 func (l *Launched) Serves(o Options) bool {
-	return !l.done && l.o.Conmon == o.Conmon && len(l.o.ExtraFiles) == 0 && len(o.ExtraFiles) == 0 &&
+	return !l.done && l.o.Conmon == o.Conmon && l.o.Cgroup == o.Cgroup && len(l.o.ExtraFiles) == 0 && len(o.ExtraFiles) == 0 &&
 		slices.Equal(l.o.args(), o.args())
 }
 
@@ -251,8 +264,9 @@ func (l *Launched) Go(ctx context.Context) (*Started, error) {
 	}
 	l.done = true
 	defer l.syncR.Close()
-	// Let conmon go on (podman moves it into a cgroup first). The attach
-	// socket exists once conmon reports the container created.
+	// Let conmon go on, once it is in its cgroup, as podman does. The
+	// attach socket exists once conmon reports the container created.
+	<-l.moved
 	_, err := l.startW.Write([]byte{0})
 	l.startW.Close()
 	if err != nil {

@@ -177,6 +177,20 @@ func TestEngineContainerLifecycle(t *testing.T) {
 	if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", ppid)); strings.TrimSpace(string(comm)) != "conmon" {
 		t.Fatalf("parent of the container is %q, want conmon", comm)
 	}
+	// conmon has its own cgroup (podman's "/libpod_parent/conmon" under
+	// cgroupfs), the container its own, in every hierarchy but cpuset's.
+	for pid, want := range map[int]string{ppid: "/ocisuite/conmon", in.State.Pid: "/ocisuite/" + id} {
+		cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(cg)), "\n") {
+			parts := strings.SplitN(line, ":", 3)
+			if len(parts) == 3 && parts[1] != "cpuset" && parts[2] != want {
+				t.Errorf("PID %d is in cgroup %q of hierarchy %q, want %q", pid, parts[2], parts[1], want)
+			}
+		}
+	}
 	ps := e.must(t, "ps", "--format", "{{.Names}} {{.Status}}").Stdout
 	if !strings.HasPrefix(ps, "web Up") {
 		t.Fatalf("ps: %q", ps)
