@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -172,7 +173,10 @@ type Launched struct {
 	startW  *os.File
 	waitErr chan error
 	done    bool
-	moved   chan struct{} // closed once conmon is in o.Cgroup (or failed to be)
+	moved   chan struct{} // closed once conmon's move into o.Cgroup is over
+	exited  chan struct{} // closed once the first conmon process is reaped
+	mu      sync.Mutex
+	went    bool // conmon was told to go
 }
 
 // Launch starts conmon for o. The bundle's config.json need not exist yet:
@@ -210,7 +214,8 @@ func Launch(o Options, stdio [3]*os.File) (*Launched, error) {
 	// conmon must outlive this process and its signals; only the first
 	// conmon process, which waits on the start pipe, dies with it.
 	cmd.SysProcAttr = detachAttr()
-	l := &Launched{o: o, cmd: cmd, syncR: syncR, startW: startW, waitErr: make(chan error, 1), moved: make(chan struct{})}
+	l := &Launched{o: o, cmd: cmd, syncR: syncR, startW: startW, waitErr: make(chan error, 1),
+		moved: make(chan struct{}), exited: make(chan struct{})}
 	started := make(chan error, 1)
 	go func() {
 		// The parent-death signal follows the thread that forked, not the
@@ -223,7 +228,9 @@ func Launch(o Options, stdio [3]*os.File) (*Launched, error) {
 		started <- err
 		if err == nil {
 			// conmon forks its long-lived self and the first process exits.
+			awaitExit(cmd.Process.Pid)
 			l.waitErr <- cmd.Wait()
+			close(l.exited)
 		}
 	}()
 	err = <-started
@@ -235,19 +242,41 @@ func Launch(o Options, stdio [3]*os.File) (*Launched, error) {
 		startW.Close()
 		return nil, fmt.Errorf("starting conmon: %w", err)
 	}
-	// conmon is moved while the caller goes on: the move waits for the
-	// kernel (see moveToCgroup), and conmon forks its long-lived self only
-	// after Go, which waits for the move.
-	go func() {
-		defer close(l.moved)
-		if o.Cgroup == "" {
-			return
-		}
-		if err := moveToCgroup(o.Cgroup, cmd.Process.Pid); err != nil {
+	go l.move()
+	return l, nil
+}
+
+// move puts conmon into its cgroup while the caller goes on: the first
+// write waits for the kernel (see moveToCgroup), and Go does not wait for
+// it. conmon forks its long-lived process when told to go: if that came
+// before the move was over, the long-lived process may have been forked
+// in the caller's cgroup, and it is moved too (quickly, the kernel's wait
+// being over).
+func (l *Launched) move() {
+	defer close(l.moved)
+	if l.o.Cgroup == "" {
+		return
+	}
+	if err := moveToCgroup(l.o.Cgroup, l.cmd.Process.Pid); err != nil {
+		logrus.Debugf("monitor: %v", err)
+	}
+	l.mu.Lock()
+	went := l.went
+	l.mu.Unlock()
+	if !went {
+		return // what conmon forks from now on is born in the cgroup
+	}
+	// The first process writes the long-lived one's PID, then exits.
+	<-l.exited
+	b, err := os.ReadFile(ConmonPidFile(l.o.Bundle))
+	if err != nil {
+		return // it failed before forking
+	}
+	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+		if err := moveToCgroup(l.o.Cgroup, pid); err != nil {
 			logrus.Debugf("monitor: %v", err)
 		}
-	}()
-	return l, nil
+	}
 }
 
 // Serves reports whether this conmon was launched with o's command line
@@ -264,9 +293,13 @@ func (l *Launched) Go(ctx context.Context) (*Started, error) {
 	}
 	l.done = true
 	defer l.syncR.Close()
-	// Let conmon go on, once it is in its cgroup, as podman does. The
+	// Its move into its cgroup is over before this returns.
+	defer func() { <-l.moved }()
+	// Let conmon go on, without waiting for its move (see move). The
 	// attach socket exists once conmon reports the container created.
-	<-l.moved
+	l.mu.Lock()
+	l.went = true
+	l.mu.Unlock()
 	_, err := l.startW.Write([]byte{0})
 	l.startW.Close()
 	if err != nil {

@@ -178,19 +178,8 @@ func TestEngineContainerLifecycle(t *testing.T) {
 		t.Fatalf("parent of the container is %q, want conmon", comm)
 	}
 	// conmon has its own cgroup (podman's "/libpod_parent/conmon" under
-	// cgroupfs), the container its own, in every hierarchy but cpuset's.
-	for pid, want := range map[int]string{ppid: "/ocisuite/conmon", in.State.Pid: "/ocisuite/" + id} {
-		cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range strings.Split(strings.TrimSpace(string(cg)), "\n") {
-			parts := strings.SplitN(line, ":", 3)
-			if len(parts) == 3 && parts[1] != "cpuset" && parts[2] != want {
-				t.Errorf("PID %d is in cgroup %q of hierarchy %q, want %q", pid, parts[2], parts[1], want)
-			}
-		}
-	}
+	// cgroupfs), the container its own.
+	checkCgroups(t, map[int]string{ppid: "/ocisuite/conmon", in.State.Pid: "/ocisuite/" + id})
 	ps := e.must(t, "ps", "--format", "{{.Names}} {{.Status}}").Stdout
 	if !strings.HasPrefix(ps, "web Up") {
 		t.Fatalf("ps: %q", ps)
@@ -282,6 +271,13 @@ func TestEngineContainerCreateStartWait(t *testing.T) {
 	if res.Code != 3 || res.Stdout != "from-c1\n" {
 		t.Fatalf("start -a: exit %d, %q", res.Code, res.Stdout)
 	}
+	// A conmon started with the container (not ahead of it, as run's) is
+	// in its cgroup too.
+	e.must(t, "create", "--name", "c2", "bb", "sleep", "1000")
+	e.must(t, "start", "c2")
+	c2 := e.inspect(t, "c2")
+	checkCgroups(t, map[int]string{c2.State.ConmonPid: "/ocisuite/conmon", c2.State.Pid: "/ocisuite/" + c2.ID})
+	e.must(t, "rm", "-f", "c2")
 	if out := e.must(t, "ps", "-a", "--filter", "exited=3", "--format", "{{.Names}}").Stdout; out != "c1\n" {
 		t.Fatalf("ps --filter exited=3: %q", out)
 	}
@@ -521,6 +517,24 @@ func TestEngineContainerKilledProcess(t *testing.T) {
 		t.Fatalf("exit code %d, want 137", after.State.ExitCode)
 	}
 	e.must(t, "rm", "victim")
+}
+
+// checkCgroups fails unless each PID is in its cgroup in every hierarchy
+// but cpuset's.
+func checkCgroups(t *testing.T, want map[int]string) {
+	t.Helper()
+	for pid, cgroup := range want {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			parts := strings.SplitN(line, ":", 3)
+			if len(parts) == 3 && parts[1] != "cpuset" && parts[2] != cgroup {
+				t.Errorf("PID %d is in cgroup %q of hierarchy %q, want %q", pid, parts[2], parts[1], cgroup)
+			}
+		}
+	}
 }
 
 func parentPid(t *testing.T, pid int) int {
