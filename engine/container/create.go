@@ -133,6 +133,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (*Container, error
 	// conmon is launched beside the store's work: the fork and exec take
 	// this thread only (the store makes the same directories, which either
 	// may make first).
+	e.spreadContainerDirs()
 	var launch chan *monitor.Launched
 	if o.StartMonitor {
 		launch = make(chan *monitor.Launched, 1)

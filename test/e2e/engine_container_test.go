@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ocisuite/suite/test/bin"
 	"github.com/ocisuite/suite/test/fixture"
@@ -180,6 +183,18 @@ func TestEngineContainerLifecycle(t *testing.T) {
 	// conmon has its own cgroup (podman's "/libpod_parent/conmon" under
 	// cgroupfs), the container its own.
 	checkCgroups(t, map[int]string{ppid: "/ocisuite/conmon", in.State.Pid: "/ocisuite/" + id})
+	// On ext4 the store's per-container directories are tops of directory
+	// hierarchies (chattr +T), so that each container's files go in a
+	// block group of ext4's choosing.
+	for _, d := range []string{filepath.Join(e.root, "overlay-containers"), filepath.Join(e.root, "overlay")} {
+		var st unix.Statfs_t
+		if err := unix.Statfs(d, &st); err != nil || st.Type != unix.EXT4_SUPER_MAGIC {
+			continue
+		}
+		if out, err := exec.Command("lsattr", "-d", d).Output(); err != nil || !strings.Contains(strings.Fields(string(out))[0], "T") {
+			t.Errorf("lsattr -d %s: %q %v, want the T flag", d, out, err)
+		}
+	}
 	ps := e.must(t, "ps", "--format", "{{.Names}} {{.Status}}").Stdout
 	if !strings.HasPrefix(ps, "web Up") {
 		t.Fatalf("ps: %q", ps)
