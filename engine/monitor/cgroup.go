@@ -1,15 +1,16 @@
 package monitor
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 // moveToCgroup moves process pid into the cgroup at path (relative to each
@@ -49,57 +50,35 @@ func moveToCgroup(path string, pid int) error {
 // cgroupRoots lists the mount points of this mount namespace's cgroup
 // hierarchies (cgroup v1 and v2), cpuset's excepted.
 func cgroupRoots() ([]string, error) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
-	return parseCgroupRoots(b), nil
+	defer f.Close()
+	return parseCgroupRoots(f)
 }
 
-// parseCgroupRoots reads the cgroup mounts out of a mountinfo file: "ID
-// PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE SOURCE
-// SUPEROPTIONS". Only hierarchies mounted at their root are kept.
-func parseCgroupRoots(mountinfo []byte) []string {
-	var roots []string
-	sc := bufio.NewScanner(bytes.NewReader(mountinfo))
-	for sc.Scan() {
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		if !ok {
-			continue
-		}
-		f, g := strings.Fields(pre), strings.Fields(post)
-		if len(f) < 5 || len(g) < 3 || f[3] != "/" {
-			continue
-		}
-		switch g[0] {
+// parseCgroupRoots reads the cgroup mounts out of a mountinfo file. Only
+// hierarchies mounted at their root are kept.
+func parseCgroupRoots(r io.Reader) ([]string, error) {
+	mounts, err := mountinfo.GetMountsFromReader(r, func(m *mountinfo.Info) (skip, stop bool) {
+		switch m.FSType {
 		case "cgroup2":
 		case "cgroup":
-			if slices.Contains(strings.Split(g[2], ","), "cpuset") {
-				continue
+			if slices.Contains(strings.Split(m.VFSOptions, ","), "cpuset") {
+				return true, false
 			}
 		default:
-			continue
+			return true, false
 		}
-		roots = append(roots, unescapeMountinfo(f[4]))
+		return m.Root != "/", false
+	})
+	if err != nil {
+		return nil, err
 	}
-	return roots
-}
-
-// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
+	roots := make([]string, len(mounts))
+	for i, m := range mounts {
+		roots[i] = m.Mountpoint
 	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return roots, nil
 }

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -16,7 +17,10 @@ func TestParseCgroupRoots(t *testing.T) {
 36 30 0:32 /sub /mnt/bound rw - cgroup cgroup rw,pids
 37 30 0:33 / /mnt/with\040space rw - cgroup cgroup rw,blkio
 `
-	got := parseCgroupRoots([]byte(mountinfo))
+	got, err := parseCgroupRoots(strings.NewReader(mountinfo))
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := []string{"/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/memory", "/mnt/with space"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("parseCgroupRoots = %q, want %q", got, want)
