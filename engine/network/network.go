@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/ocisuite/suite/shared/names"
@@ -103,7 +104,39 @@ func (s Store) lock() (func(), error) {
 		f.Close()
 		return nil, err
 	}
+	s.awaitOrphanNetavark()
 	return func() { f.Close() }, nil
+}
+
+// netavarkPidFile holds the PID of the netavark the lock's holder runs.
+func (s Store) netavarkPidFile() string { return filepath.Join(s.RunDir, "netavark.pid") }
+
+// awaitOrphanNetavark waits, the lock held, for a netavark whose command
+// was killed while it ran: the kill released the lock but not netavark,
+// and netavark runs that create or delete the same bridge and chains
+// must not interleave (one failed to add a rule to a chain the other had
+// just deleted). It waits at most 30 seconds.
+func (s Store) awaitOrphanNetavark() {
+	p := s.netavarkPidFile()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return
+	}
+	defer os.Remove(p)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return // gone
+	}
+	defer unix.Close(fd)
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err != nil || strings.TrimSpace(string(comm)) != "netavark" {
+		return // the PID is another process's now
+	}
+	logrus.Debugf("network: waiting for netavark (PID %d), left running by a killed command", pid)
+	_, _ = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 30_000)
 }
 
 // CreateOptions are network create's options.

@@ -383,8 +383,20 @@ func (s Store) netavark(ctx context.Context, verb, netns string, opts netavarkOp
 	cmd.Stdin = bytes.NewReader(in)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	// A rootless store's netavark works in the rootless namespace.
-	if err := s.do(cmd.Run); err != nil {
+	// A rootless store's netavark works in the rootless namespace. Its PID
+	// is kept while it runs, for the lock's next holder should this
+	// command be killed meanwhile (awaitOrphanNetavark).
+	run := func() error {
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		pidFile := s.netavarkPidFile()
+		_ = os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o600)
+		err := cmd.Wait()
+		_ = os.Remove(pidFile)
+		return err
+	}
+	if err := s.do(run); err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		var ne struct {
 			Error string `json:"error"`
