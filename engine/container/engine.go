@@ -19,6 +19,7 @@ import (
 
 	"github.com/ocisuite/suite/config"
 	"github.com/ocisuite/suite/engine/monitor"
+	"github.com/ocisuite/suite/shared/atomicfile"
 	shnames "github.com/ocisuite/suite/shared/names"
 	"github.com/ocisuite/suite/shared/oci"
 	"github.com/ocisuite/suite/shared/userns"
@@ -474,11 +475,7 @@ func (e *Engine) putState(id string, st State) error {
 	if err != nil {
 		return err
 	}
-	tmp := fmt.Sprintf("%s.%d.tmp", p, os.Getpid())
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
+	return atomicfile.Write(p, b, 0o600)
 }
 
 // Lookup finds a container by full ID, unique ID prefix or name.

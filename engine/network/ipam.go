@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ocisuite/suite/shared/atomicfile"
 )
 
 // Leases are one bridge's allocated addresses: IP → container ID, kept
@@ -46,10 +48,7 @@ func (s Store) writeLeases(name string, l leases) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(p+".tmp", b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(p+".tmp", p)
+	return atomicfile.Write(p, b, 0o600)
 }
 
 // lastKey records the last IPv4 address given (lastKey6 the last IPv6

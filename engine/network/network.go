@@ -28,6 +28,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/ocisuite/suite/shared/atomicfile"
 	"github.com/ocisuite/suite/shared/names"
 )
 
@@ -313,11 +314,7 @@ func (s Store) writeClaims(c claims) error {
 	if err != nil {
 		return err
 	}
-	p := filepath.Join(s.RunDir, "bridges.json")
-	if err := os.WriteFile(p+".tmp", b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(p+".tmp", p)
+	return atomicfile.Write(filepath.Join(s.RunDir, "bridges.json"), b, 0o600)
 }
 
 // others are the bridges other stores claimed, as networks.
@@ -364,11 +361,7 @@ func (s Store) write(n *Network) error {
 	if err != nil {
 		return err
 	}
-	tmp := s.path(n.Name) + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, s.path(n.Name))
+	return atomicfile.Write(s.path(n.Name), append(b, '\n'), 0o644)
 }
 
 // DefaultID is the default network's ID, podman's: the SHA-256 of "podman".

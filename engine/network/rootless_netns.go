@@ -15,6 +15,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
+
+	"github.com/ocisuite/suite/shared/atomicfile"
 )
 
 // Rootless describes the rootless network namespace of a rootless user's
@@ -79,10 +81,7 @@ func (r *Rootless) writeForwarded(f forwarded) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(r.portsFile()+".tmp", b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(r.portsFile()+".tmp", r.portsFile())
+	return atomicfile.Write(r.portsFile(), b, 0o600)
 }
 
 // slirpPid is the PID of the namespace's running slirp4netns, 0 if none.

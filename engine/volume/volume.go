@@ -13,6 +13,7 @@ import (
 
 	"github.com/containers/storage/pkg/stringid"
 
+	"github.com/ocisuite/suite/shared/atomicfile"
 	"github.com/ocisuite/suite/shared/names"
 )
 
@@ -90,11 +91,7 @@ func (s Store) save(v *Volume) error {
 	if err != nil {
 		return err
 	}
-	p := filepath.Join(s.dir(v.Name), "volume.json")
-	if err := os.WriteFile(p+".tmp", b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(p+".tmp", p)
+	return atomicfile.Write(filepath.Join(s.dir(v.Name), "volume.json"), b, 0o600)
 }
 
 // Get reads a volume's record.
