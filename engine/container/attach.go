@@ -242,8 +242,8 @@ func (e *Engine) finishAttach(ctx context.Context, c *Container, conn *net.UnixC
 }
 
 // waitExited waits for the container's exit and returns its exit code:
-// conmon's exit file, or the code it writes just before into the bundle,
-// or the record, once another command has recorded the exit.
+// conmon's exit file, or the record, once another command has recorded
+// the exit.
 //
 // The files are looked at again after short, growing pauses, and at once
 // when conmon exits (a pidfd). No inotify watch: closing an inotify
@@ -251,7 +251,6 @@ func (e *Engine) finishAttach(ctx context.Context, c *Container, conn *net.UnixC
 // period), which took up to 20 ms here, and that close would fall on the
 // path of every foreground run.
 func (e *Engine) waitExited(ctx context.Context, c *Container) (int, error) {
-	bundle := e.containerDir(e.Store.RunRoot(), c.ID)
 	pidfd := -1
 	if c.State.ConmonPid > 0 {
 		if fd, err := unix.PidfdOpen(c.State.ConmonPid, 0); err == nil {
@@ -269,9 +268,6 @@ func (e *Engine) waitExited(ctx context.Context, c *Container) (int, error) {
 	pause := 250 * time.Microsecond
 	for {
 		if code, _, ok := monitor.ExitCode(e.exitDir(), c.ID); ok {
-			return code, nil
-		}
-		if code, ok := monitor.PersistedExit(bundle); ok {
 			return code, nil
 		}
 		if time.Since(looked) >= 100*time.Millisecond {

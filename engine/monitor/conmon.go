@@ -66,21 +66,6 @@ func AttachSocket(socketDir, id string) string {
 	return filepath.Join(socketDir, shortID(id), "attach")
 }
 
-// PersistDir is the directory in the bundle where conmon also writes the
-// exit code, as "exit", before it writes the exit file.
-func PersistDir(bundle string) string { return filepath.Join(bundle, "persist") }
-
-// PersistedExit is the exit code conmon wrote into the bundle's
-// PersistDir, if it has.
-func PersistedExit(bundle string) (code int, ok bool) {
-	b, err := os.ReadFile(filepath.Join(PersistDir(bundle), "exit"))
-	if err != nil {
-		return 0, false
-	}
-	code, err = strconv.Atoi(strings.TrimSpace(string(b)))
-	return code, err == nil
-}
-
 // CtlFile is the control FIFO (terminal resize) in the bundle.
 func CtlFile(bundle string) string { return filepath.Join(bundle, "ctl") }
 
@@ -99,7 +84,6 @@ func (o Options) args() []string {
 		"-p", PidFile(o.Bundle), "-P", ConmonPidFile(o.Bundle),
 		"--exit-dir", o.ExitDir,
 		"--socket-dir-path", o.SocketDir,
-		"--persist-dir", PersistDir(o.Bundle),
 	}
 	for _, a := range o.RuntimeArgs {
 		args = append(args, "--runtime-arg", a)
@@ -184,13 +168,12 @@ type Launched struct {
 // gets SIGKILL if the caller dies before either: an end of file on its
 // start pipe would let it go on.
 func Launch(o Options, stdio [3]*os.File) (*Launched, error) {
-	for _, d := range []string{o.SocketDir, o.ExitDir, o.Bundle, PersistDir(o.Bundle)} {
+	for _, d := range []string{o.SocketDir, o.ExitDir, o.Bundle} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
 		}
 	}
 	os.Remove(filepath.Join(o.ExitDir, o.ID))
-	os.Remove(filepath.Join(PersistDir(o.Bundle), "exit"))
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
 		return nil, err
