@@ -311,13 +311,18 @@ func randomName() string {
 // removeStorage deletes the container's storage (and so its record).
 func (e *Engine) removeStorage(id string) error {
 	e.forgetDirectory(id)
-	if err := e.Store.DeleteContainer(id); err != nil && !errors.Is(err, storage.ErrContainerUnknown) {
+	// conmon's exit file goes beside the store's work: the caller has
+	// read it, and freeing its block may wait for the device.
+	exitGone := make(chan struct{})
+	go func() {
+		defer close(exitGone)
+		os.Remove(filepath.Join(e.exitDir(), id))
+	}()
+	err := e.Store.DeleteContainer(id)
+	<-exitGone
+	if err != nil && !errors.Is(err, storage.ErrContainerUnknown) {
 		return fmt.Errorf("removing storage of container %s: %w", id, err)
 	}
-	if b, err := e.bundle(id); err == nil {
-		os.RemoveAll(b)
-	}
-	os.Remove(filepath.Join(e.exitDir(), id))
 	return nil
 }
 
