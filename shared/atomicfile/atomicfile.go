@@ -15,21 +15,31 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
 
-// Write writes data to path atomically, through a temporary file beside
-// it named for this process (path.PID.tmp). Writers of the same path in
-// different processes do not clobber each other's temporary file; the
-// last to replace path wins.
+// Write writes data to path atomically, through a temporary file of its
+// own beside it (path.RANDOM.tmp): concurrent writers, in one process or
+// several, never share one, and the last to replace path wins.
 func Write(path string, data []byte, perm os.FileMode) error {
-	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
-	if err := os.WriteFile(tmp, data, perm); err != nil {
-		os.Remove(tmp)
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
 		return err
 	}
-	if err := Replace(tmp, path); err != nil {
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil && perm != 0o600 { // CreateTemp makes it 0600
+		err = f.Chmod(perm)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = Replace(tmp, path)
+	}
+	if err != nil {
 		os.Remove(tmp)
 		return err
 	}

@@ -1,9 +1,11 @@
 package atomicfile
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -59,5 +61,48 @@ func TestReplaceMissingDirectory(t *testing.T) {
 	}
 	if err := Write(filepath.Join(dir, "missing", "state.json"), []byte("x"), 0o600); err == nil {
 		t.Fatal("writing into a directory that does not exist succeeded")
+	}
+}
+
+func TestWriteConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	if err := Write(p, []byte("initial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 16
+	want := map[string]bool{}
+	var wg sync.WaitGroup
+	for i := range writers {
+		v := fmt.Sprintf("writer %d", i)
+		want[v] = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				if err := Write(p, []byte(v), 0o644); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !want[string(b)] {
+		t.Errorf("content after concurrent writes: %q, want one writer's", b)
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, want 0644", st.Mode().Perm())
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("%d entries left in the directory, want only state.json", len(ents))
 	}
 }
