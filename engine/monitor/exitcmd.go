@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/ocisuite/suite/shared/atomicfile"
 )
 
 // AttachedFile is where a CLI that waits for container id in the
@@ -29,12 +31,7 @@ func TakeCleanup(dir, id string) (release func()) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return func() {}
 	}
-	tmp := p + "." + strconv.Itoa(os.Getpid())
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
-		return func() {}
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Write(p, []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 		return func() {}
 	}
 	return func() { os.Remove(p) }

@@ -18,6 +18,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
+
+	"github.com/ocisuite/suite/shared/atomicfile"
 )
 
 // ErrNotExist is returned when the runtime does not know the container.
@@ -161,11 +163,7 @@ func WriteBundle(bundle string, spec *specs.Spec) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(bundle, ".config.json.tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(bundle, "config.json"))
+	return atomicfile.Write(filepath.Join(bundle, "config.json"), b, 0o600)
 }
 
 // IO is the standard streams of a foreground process.

@@ -20,6 +20,8 @@ import (
 
 	"github.com/containers/storage/pkg/unshare"
 	"github.com/sirupsen/logrus"
+
+	"github.com/ocisuite/suite/shared/atomicfile"
 )
 
 // envNew marks the child that creates the namespace.
@@ -119,12 +121,7 @@ func startPause() error {
 		return fmt.Errorf("rootless: starting the pause process: %w", err)
 	}
 	pidFile := PauseFile()
-	tmp := pidFile + ".tmp"
-	err := os.WriteFile(tmp, []byte(strconv.Itoa(cmd.Process.Pid)), 0o600)
-	if err == nil {
-		err = os.Rename(tmp, pidFile)
-	}
-	if err != nil {
+	if err := atomicfile.Write(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o600); err != nil {
 		cmd.Process.Kill()
 		return fmt.Errorf("rootless: recording the pause process: %w", err)
 	}
